@@ -1,0 +1,10 @@
+"""Azure Functions entry point (Python v2 programming model): registers the trigger blueprints.
+
+Kept cheap to import: no Azure management SDK, identity or telemetry import and no connection here.
+"""
+import azure.functions as func
+
+from functions.eventgrid import bp as eventgrid_blueprint
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+app.register_functions(eventgrid_blueprint)

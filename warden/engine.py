@@ -1,0 +1,362 @@
+"""The engine: one relevant change in, one EventRecord out (and recorded).
+
+Flow: claim the event -> read the resource (ARN payload or ARM GET) -> confirm pending reverts -> run the
+kind's checks -> decide each finding (warden.policy) -> act (one minimal write with If-Match; tickets) ->
+record. It never trusts the event's claims about state, never writes a value that is not a check's
+secure value, and re-reads and decides again when the etag moved (412).
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+
+import remediators
+from remediators import props
+from remediators.base import Check, CheckContext, Evaluation, Mode, ResourceKind, set_path
+from warden import exemptions
+from warden.arm import ArmError, PreconditionFailed, ResourceGone, WriteResult
+from warden.config import Config
+from warden.exemptions import Exemption, ExemptionStatus
+from warden.model import (Action, ActionRecord, ChangeKind, EventRecord, Outcome, ResourceChange, Triage,
+                          Verdict, outcome_for)
+from warden.policy import Decision, FlapState, Plan, decide
+from warden.records import Recorder
+from warden.state import PendingRevert, RevertEntry, StateStore
+from warden.tickets import TicketDeliveryError, TicketSink, build_ticket
+
+
+class RetryRequested(Exception):
+    """Raised by triggers when an event ended `failed`: Event Grid redelivers the whole delivery."""
+
+
+class ArmAccess:
+    """What the engine needs from ARM (warden.arm.ArmClient provides it)."""
+
+    calls: int
+
+    def get(self, resource_id: str, api_version: str): ...
+    def patch(self, resource_id: str, api_version: str, body: Mapping[str, Any], etag: str | None) -> WriteResult: ...
+    def put(self, resource_id: str, api_version: str, body: Mapping[str, Any], etag: str | None) -> WriteResult: ...
+
+
+# Fields ARM computes: a PUT round trip sends the resource back without them.
+READ_ONLY_TOP = ("id", "name", "type", "etag", "systemData")
+READ_ONLY_PROPERTIES = ("provisioningState",)
+
+
+@dataclass
+class Finding:
+    check: Check
+    evaluation: Evaluation
+    plan: Plan | None = None
+
+
+@dataclass
+class Engine:
+    config: Config
+    arm: ArmAccess
+    recorder: Recorder
+    tickets: TicketSink
+    state: StateStore
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+
+    # -- entry points -----------------------------------------------------------------------------
+    def handle(self, triage: Triage) -> EventRecord:
+        """Process one classified event and record exactly one outcome for it."""
+        started = time.perf_counter()
+        calls_before = self.arm.calls
+        change = triage.change
+        if triage.verdict is not Verdict.RELEVANT or change is None:
+            outcome = Outcome.INVALID if triage.verdict is Verdict.INVALID else Outcome.IGNORED
+            record = EventRecord(triage.event_id, None, None, triage.resource_id, None, triage.operation, outcome,
+                                 triage.reason)
+        elif not self.state.claim_event(change.event_id, self.clock()):
+            # A redelivery of an event already handled (or being handled by another worker): no second action
+            # and no second record.
+            return EventRecord(change.event_id, change.correlation_id, change.event_type, change.resource_id,
+                               change.resource_type, change.operation, Outcome.IGNORED,
+                               "duplicate delivery: this event id was already handled", change.caller)
+        else:
+            try:
+                record = self._process(change)
+            except ArmError as error:
+                record = self._failed(change, error, [])
+            except Exception as error:  # a bug must still end in a recorded outcome and a redelivery
+                record = self._failed(change, error, [])
+        record.duration_ms = (time.perf_counter() - started) * 1000
+        record.arm_calls = self.arm.calls - calls_before
+        self.recorder.record(record)
+        if change is not None and triage.verdict is Verdict.RELEVANT:
+            if record.outcome is Outcome.FAILED:
+                self.state.release_event(change.event_id)
+            else:
+                self.state.complete_event(change.event_id, self.clock())
+        return record
+
+    # -- the work ---------------------------------------------------------------------------------
+    def _process(self, change: ResourceChange) -> EventRecord:
+        kind = remediators.kind_for(change.resource_type)
+        assert kind is not None  # triage only passes covered types
+        if change.kind is ChangeKind.DELETE:
+            self.state.take_pending(change.resource_id)
+            return self._event(change, Outcome.GONE, "the resource was deleted", [])
+
+        if change.payload is not None:
+            resource, etag, read_by_get = dict(change.payload), None, False
+        else:
+            try:
+                current = self.arm.get(change.resource_id, kind.api_version)
+            except ResourceGone:
+                return self._event(change, Outcome.GONE, "resource not found on re-read (deleted since the event)", [])
+            resource, etag, read_by_get = current.body, current.etag, True
+
+        confirmations = self._confirm_pending(change, kind, resource)
+        findings = self._evaluate(kind, resource, change)
+        exemption = exemptions.read(resource, self.clock(), self.config.exemption_max_days)
+        failing = [f for f in findings if not f.evaluation.passed]
+
+        if not failing:
+            if self.config.is_self(change.caller.object_id, change.caller.app_id):
+                return self._event(change, Outcome.SELF_CAUSED,
+                                   "echo of the bot's own write: re-read, resource is compliant", confirmations)
+            reason = "all checks pass" + (self._exemption_note(exemption))
+            return self._event(change, Outcome.COMPLIANT, reason, confirmations, exemption=exemption)
+
+        actions = list(confirmations)
+        for attempt in range(max(1, self.config.arm.write_attempts)):
+            for finding in failing:
+                finding.plan = decide(finding.check, finding.evaluation, self.config.mode(finding.check.id), exemption,
+                                      self._guard(finding.check, resource), self._flap(change, finding.check), self.config.dry_run)
+            reverts = [f for f in failing if f.plan.decision is Decision.REVERT and not f.plan.dry_run]
+            if not reverts:
+                break
+            if not read_by_get:  # a Resource Notifications payload detects; only ARM's current state may be written over
+                try:
+                    current = self.arm.get(change.resource_id, kind.api_version)
+                except ResourceGone:
+                    return self._event(change, Outcome.GONE, "resource not found on re-read before the revert", actions)
+                resource, etag, read_by_get = current.body, current.etag, True
+                findings = self._evaluate(kind, resource, change)
+                failing = [f for f in findings if not f.evaluation.passed]
+                continue
+            try:
+                actions.extend(self._revert(change, kind, resource, etag, reverts))
+            except PreconditionFailed:
+                # Somebody changed the resource since we read it: read again and decide again.
+                try:
+                    current = self.arm.get(change.resource_id, kind.api_version)
+                except ResourceGone:
+                    return self._event(change, Outcome.GONE, "resource deleted while reverting", actions)
+                resource, etag = current.body, current.etag
+                findings = self._evaluate(kind, resource, change)
+                failing = [f for f in findings if not f.evaluation.passed]
+                exemption = exemptions.read(resource, self.clock(), self.config.exemption_max_days)
+                continue
+            except ResourceGone:
+                return self._event(change, Outcome.GONE, "resource deleted while reverting", actions)
+            except ArmError as error:
+                actions.extend(self._action(change, f, Action.FAILED, f.plan.reason, error=str(error)) for f in reverts)
+                failing = [f for f in failing if f not in reverts]
+                self._act_without_write(change, failing, actions, exemption)
+                return self._failed(change, error, actions)
+            failing = [f for f in failing if f not in reverts]
+            break
+        else:
+            error = ArmError("resource kept changing under the bot (412 on every attempt)", 412, "PreconditionFailed")
+            return self._failed(change, error, actions)
+
+        self._act_without_write(change, failing, actions, exemption)
+        outcome = outcome_for([a.action for a in actions])
+        if any(a.action is Action.FAILED for a in actions):
+            return self._failed(change, Exception(next(a.error for a in actions if a.action is Action.FAILED)), actions)
+        if outcome is Outcome.COMPLIANT:  # every failing check was re-read as fixed (after a 412)
+            return self._event(change, Outcome.COMPLIANT, "compliant after re-read", actions, exemption=exemption)
+        return self._event(change, outcome, _summary(actions), actions, exemption=exemption)
+
+    def _evaluate(self, kind: ResourceKind, resource: Mapping[str, Any], change: ResourceChange) -> list[Finding]:
+        ctx = CheckContext(operation=change.operation, caller=change.caller.display())
+        findings = []
+        for check in kind.checks:
+            if self.config.mode(check.id) is Mode.OFF:
+                continue
+            evaluation = check.evaluate(resource, ctx)
+            if evaluation.applicable:
+                findings.append(Finding(check, evaluation))
+        return findings
+
+    def _guard(self, check: Check, resource: Mapping[str, Any]):
+        if check.fix is None or check.fix.guard is None:
+            return None
+        return check.fix.guard(resource)
+
+    def _flap(self, change: ResourceChange, check: Check) -> FlapState | None:
+        if self.config.mode(check.id) is not Mode.REVERT:
+            return None
+        since = self.clock() - self.config.flap_window
+        entries = self.state.reverts_since(change.resource_id, check.id, since)
+        callers = tuple(dict.fromkeys(e.caller for e in entries))
+        return FlapState(len(entries), self.config.flap_max_reverts, callers)
+
+    def _revert(self, change: ResourceChange, kind: ResourceKind, resource: dict[str, Any], etag: str | None,
+                reverts: list[Finding]) -> list[ActionRecord]:
+        """One write for every reverted finding of this resource, with If-Match. Raises PreconditionFailed."""
+        use_put = any(f.check.fix.method == "PUT" for f in reverts)
+        if use_put:
+            body = _put_body(resource, [c for f in reverts for c in f.check.fix.changes(resource)])
+            result = self.arm.put(change.resource_id, kind.api_version, body, etag)
+        else:
+            body: dict[str, Any] = {}
+            for finding in reverts:
+                _merge(body, finding.check.fix.body(resource))
+            result = self.arm.patch(change.resource_id, kind.api_version, body, etag)
+
+        if not result.done:
+            self.state.note_pending(PendingRevert(change.resource_id, tuple(f.check.id for f in reverts),
+                                                  change.event_id, self.clock(), result.continuation_token))
+            return [self._action(change, f, Action.PENDING, f"{f.plan.reason}; ARM accepted the write ({result.status_code}) "
+                                 f"and is still applying it: confirmed by the echo event or a later re-read",
+                                 after=_after(f, resource)) for f in reverts]
+
+        final = result.body
+        if not final or _still_in_progress(final):
+            final = self.arm.get(change.resource_id, kind.api_version).body
+        ctx = CheckContext(operation=change.operation, caller=change.caller.display())
+        records = []
+        for finding in reverts:
+            verified = finding.check.evaluate(final, ctx)
+            after = {path: props.get(final, path) for path in finding.evaluation.observed}
+            if verified.passed:
+                self.state.note_revert(change.resource_id, finding.check.id,
+                                       RevertEntry(self.clock(), change.caller.display()))
+                records.append(self._action(change, finding, Action.REVERTED, finding.plan.reason, after=after))
+            else:
+                records.append(self._action(change, finding, Action.FAILED, finding.plan.reason, after=after,
+                                            error=f"write succeeded but the re-read still fails: {verified.detail}"))
+        return records
+
+    def _act_without_write(self, change: ResourceChange, findings: list[Finding], actions: list[ActionRecord],
+                           exemption: Exemption) -> None:
+        for finding in findings:
+            plan = finding.plan
+            if plan is None or plan.decision is Decision.NONE:
+                continue
+            if plan.decision is Decision.EXEMPT:
+                actions.append(self._action(change, finding, Action.EXEMPT, plan.reason, exemption=exemption))
+            elif plan.decision is Decision.REPORT:
+                actions.append(self._action(change, finding, Action.REPORTED, plan.reason, exemption=exemption))
+            elif plan.dry_run:
+                action = Action.WOULD_REVERT if plan.decision is Decision.REVERT else Action.WOULD_TICKET
+                actions.append(self._action(change, finding, action, plan.reason, exemption=exemption))
+            elif plan.decision is Decision.TICKET:
+                actions.append(self._ticket(change, finding, exemption))
+
+    def _ticket(self, change: ResourceChange, finding: Finding, exemption: Exemption) -> ActionRecord:
+        ticket = build_ticket(finding.check, change.resource_id, finding.evaluation.detail, finding.plan.reason,
+                              change.caller, change.event_time.isoformat() if change.event_time else None,
+                              self.clock().date(), self.config.exemption_max_days, change.event_id, change.correlation_id)
+        try:
+            reference = self.tickets.open(ticket)
+        except TicketDeliveryError as error:
+            return self._action(change, finding, Action.FAILED, finding.plan.reason, exemption=exemption,
+                                error=f"ticket not delivered: {error}")
+        return self._action(change, finding, Action.TICKETED, finding.plan.reason, exemption=exemption,
+                            ticket=reference)
+
+    def _confirm_pending(self, change: ResourceChange, kind: ResourceKind,
+                         resource: Mapping[str, Any]) -> list[ActionRecord]:
+        """A revert recorded pending is confirmed when a later read shows its check passing."""
+        pending = self.state.take_pending(change.resource_id)
+        records, still = [], []
+        ctx = CheckContext(operation=None)
+        for entry in pending:
+            for check_id in entry.check_ids:
+                check = next((c for c in kind.checks if c.id == check_id), None)
+                if check is None:
+                    continue
+                evaluation = check.evaluate(resource, ctx)
+                if evaluation.passed:
+                    self.state.note_revert(change.resource_id, check_id, RevertEntry(self.clock(), "pending revert"))
+                    records.append(ActionRecord(
+                        change.event_id, change.correlation_id, change.resource_id, change.resource_type, check_id,
+                        check.severity.value, self.config.mode(check_id).value, Action.VERIFIED,
+                        f"pending revert from event {entry.event_id} confirmed by re-read", change.caller,
+                        detail=evaluation.detail, after=dict(evaluation.observed), source=change.source))
+                else:
+                    still.append(entry)
+        for entry in dict.fromkeys(still):
+            self.state.note_pending(entry)
+        return records
+
+    # -- records ----------------------------------------------------------------------------------
+    def _action(self, change: ResourceChange, finding: Finding, action: Action, reason: str, *,
+                after: Mapping[str, Any] | None = None, exemption: Exemption | None = None,
+                ticket: str | None = None, error: str | None = None) -> ActionRecord:
+        shown = exemption.as_record() if exemption is not None and exemption.covers(finding.check.id) else None
+        return ActionRecord(
+            event_id=change.event_id, correlation_id=change.correlation_id, resource_id=change.resource_id,
+            resource_type=change.resource_type, check_id=finding.check.id, severity=finding.check.severity.value,
+            mode=self.config.mode(finding.check.id).value, action=action, reason=reason, caller=change.caller,
+            detail=finding.evaluation.detail, before=dict(finding.evaluation.observed), after=dict(after or {}),
+            exemption=shown, ticket=ticket, dry_run=bool(finding.plan and finding.plan.dry_run), error=error,
+            source=change.source)
+
+    def _event(self, change: ResourceChange, outcome: Outcome, reason: str, actions: list[ActionRecord],
+               exemption: Exemption | None = None) -> EventRecord:
+        record = EventRecord(change.event_id, change.correlation_id, change.event_type, change.resource_id,
+                             change.resource_type, change.operation, outcome, reason, change.caller,
+                             actions=list(actions), source=change.source)
+        if exemption is not None and exemption.status is not ExemptionStatus.NONE:
+            record.exemption = exemption.as_record()
+        return record
+
+    def _failed(self, change: ResourceChange, error: Exception, actions: list[ActionRecord]) -> EventRecord:
+        record = self._event(change, Outcome.FAILED, f"{type(error).__name__}: {error}", actions)
+        record.error = str(error)
+        return record
+
+    @staticmethod
+    def _exemption_note(exemption: Exemption) -> str:
+        if exemption.status is ExemptionStatus.REFUSED:
+            return f" (exemption tags present but not honoured: {exemption.problem})"
+        return ""
+
+
+def _summary(actions: list[ActionRecord]) -> str:
+    counts: dict[str, list[str]] = {}
+    for action in actions:
+        counts.setdefault(action.action.value, []).append(action.check_id)
+    return "; ".join(f"{name}: {', '.join(ids)}" for name, ids in counts.items())
+
+
+def _merge(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
+    for key, value in patch.items():
+        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+def _put_body(resource: Mapping[str, Any], changes) -> dict[str, Any]:
+    """The current resource, read-only fields removed, with only the changed properties replaced."""
+    body = copy.deepcopy(dict(resource))
+    for key in READ_ONLY_TOP:
+        body.pop(key, None)
+    properties = body.get("properties")
+    if isinstance(properties, dict):
+        for key in READ_ONLY_PROPERTIES:
+            properties.pop(key, None)
+    for change in changes:
+        set_path(body, change.path, change.value)
+    return body
+
+
+def _after(finding: Finding, resource: Mapping[str, Any]) -> dict[str, Any]:
+    return {c.path: c.value for c in finding.check.fix.changes(resource)} if finding.check.fix else {}
+
+
+def _still_in_progress(body: Mapping[str, Any]) -> bool:
+    state = props.get(body, "properties.provisioningState")
+    return props.in_values(state, "Updating", "Creating", "Accepted", "Provisioning")

@@ -1,0 +1,90 @@
+"""What the engine remembers between events: event claims (idempotency), revert history (flap detection)
+and pending reverts awaiting confirmation.
+
+`StateStore` is the interface; `MemoryState` serves one process (the offline CLI, `serve` on a laptop).
+The durable implementation on Azure Table Storage lives in warden/table_state.py.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class RevertEntry:
+    at: datetime
+    caller: str  # who made the change the bot reverted
+
+
+@dataclass(frozen=True)
+class PendingRevert:
+    resource_id: str
+    check_ids: tuple[str, ...]
+    event_id: str
+    since: datetime
+    continuation_token: str | None = None
+
+
+class StateStore(Protocol):
+    def claim_event(self, event_id: str, now: datetime) -> bool:
+        """True when this worker may process the event; False when it was already completed (or is being
+        processed by another worker whose lease has not expired)."""
+
+    def complete_event(self, event_id: str, now: datetime) -> None: ...
+
+    def release_event(self, event_id: str) -> None:
+        """Give up a claim after a failure, so the redelivery can take it at once."""
+
+    def reverts_since(self, resource_id: str, check_id: str, since: datetime) -> list[RevertEntry]: ...
+
+    def note_revert(self, resource_id: str, check_id: str, entry: RevertEntry) -> None: ...
+
+    def note_pending(self, pending: PendingRevert) -> None: ...
+
+    def take_pending(self, resource_id: str) -> list[PendingRevert]: ...
+
+
+class MemoryState:
+    """StateStore for a single process. Thread-safe; forgets everything on exit."""
+
+    def __init__(self, lease: timedelta = timedelta(minutes=5)):
+        self._lock = threading.Lock()
+        self._lease = lease
+        self._events: dict[str, tuple[str, datetime]] = {}
+        self._reverts: dict[tuple[str, str], list[RevertEntry]] = {}
+        self._pending: dict[str, list[PendingRevert]] = {}
+
+    def claim_event(self, event_id: str, now: datetime) -> bool:
+        with self._lock:
+            state = self._events.get(event_id)
+            if state and (state[0] == "done" or now - state[1] < self._lease):
+                return False
+            self._events[event_id] = ("taken", now)
+            return True
+
+    def complete_event(self, event_id: str, now: datetime) -> None:
+        with self._lock:
+            self._events[event_id] = ("done", now)
+
+    def release_event(self, event_id: str) -> None:
+        with self._lock:
+            if self._events.get(event_id, ("", None))[0] == "taken":
+                del self._events[event_id]
+
+    def reverts_since(self, resource_id: str, check_id: str, since: datetime) -> list[RevertEntry]:
+        with self._lock:
+            return [e for e in self._reverts.get((resource_id.lower(), check_id), []) if e.at >= since]
+
+    def note_revert(self, resource_id: str, check_id: str, entry: RevertEntry) -> None:
+        with self._lock:
+            self._reverts.setdefault((resource_id.lower(), check_id), []).append(entry)
+
+    def note_pending(self, pending: PendingRevert) -> None:
+        with self._lock:
+            self._pending.setdefault(pending.resource_id.lower(), []).append(pending)
+
+    def take_pending(self, resource_id: str) -> list[PendingRevert]:
+        with self._lock:
+            return self._pending.pop(resource_id.lower(), [])
