@@ -6,10 +6,14 @@ import json
 import os
 import sys
 from datetime import datetime, timezone
+from importlib import import_module
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
+
+# Modules adding subcommands (log, exemptions, sweep, tickets, ...); kept cheap to import.
+PLUGIN_COMMANDS: tuple[str, ...] = ()
 
 
 class UnusableInput(Exception):
@@ -38,8 +42,16 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
 
     sub.add_parser("demo", help="the embedded end-to-end run (emulator, seeded estate, realistic traffic)")
 
+    # Commands that live in their own modules: each has `add_parser(subparsers)` and `run(args, out) -> int`.
+    plugins = {}
+    for module_name in PLUGIN_COMMANDS:
+        module = import_module(module_name)
+        plugins[module.add_parser(sub)] = module
+
     args = parser.parse_args(argv)
     try:
+        if args.command in plugins:
+            return plugins[args.command].run(args, out)
         if args.command == "check":
             return run_check(args.paths, args.format, out)
         if args.command == "triage":

@@ -24,12 +24,16 @@ from warden.model import (Action, ActionRecord, ChangeKind, EventRecord, Outcome
                           Verdict, outcome_for)
 from warden.policy import Decision, FlapState, Plan, decide
 from warden.records import Recorder
-from warden.state import PendingRevert, RevertEntry, StateStore
+from warden.state import Claim, PendingRevert, RevertEntry, StateStore
 from warden.tickets import TicketDeliveryError, TicketSink, build_ticket
 
 
 class RetryRequested(Exception):
     """Raised by triggers when an event ended `failed`: Event Grid redelivers the whole delivery."""
+
+
+class EventBusy(RetryRequested):
+    """Another worker holds this event's lease: retry later, and record nothing now."""
 
 
 class ArmAccess:
@@ -73,12 +77,15 @@ class Engine:
             outcome = Outcome.INVALID if triage.verdict is Verdict.INVALID else Outcome.IGNORED
             record = EventRecord(triage.event_id, None, None, triage.resource_id, None, triage.operation, outcome,
                                  triage.reason)
-        elif not self.state.claim_event(change.event_id, self.clock()):
-            # A redelivery of an event already handled (or being handled by another worker): no second action
-            # and no second record.
-            return EventRecord(change.event_id, change.correlation_id, change.event_type, change.resource_id,
-                               change.resource_type, change.operation, Outcome.IGNORED,
-                               "duplicate delivery: this event id was already handled", change.caller)
+        elif (claim := self.state.claim_event(change.event_id, self.clock())) is not Claim.TAKEN:
+            # A redelivery of an event already handled: no second action and no second record. If another
+            # worker still holds the lease, the caller must ask Event Grid to retry (that worker may yet die).
+            duplicate = EventRecord(change.event_id, change.correlation_id, change.event_type, change.resource_id,
+                                    change.resource_type, change.operation, Outcome.IGNORED,
+                                    "duplicate delivery: this event id was already handled", change.caller)
+            if claim is Claim.BUSY:
+                raise EventBusy(f"event {change.event_id} is being handled by another worker")
+            return duplicate
         else:
             try:
                 record = self._process(change)
@@ -102,6 +109,7 @@ class Engine:
         assert kind is not None  # triage only passes covered types
         if change.kind is ChangeKind.DELETE:
             self.state.take_pending(change.resource_id)
+            self._resolve_tickets(change, [c.id for c in kind.checks], "the resource was deleted")
             return self._event(change, Outcome.GONE, "the resource was deleted", [])
 
         if change.payload is not None:
@@ -113,10 +121,21 @@ class Engine:
                 return self._event(change, Outcome.GONE, "resource not found on re-read (deleted since the event)", [])
             resource, etag, read_by_get = current.body, current.etag, True
 
-        confirmations = self._confirm_pending(change, kind, resource)
         findings = self._evaluate(kind, resource, change)
-        exemption = exemptions.read(resource, self.clock(), self.config.exemption_max_days)
         failing = [f for f in findings if not f.evaluation.passed]
+        if failing and not read_by_get:
+            # A payload (Resource Notifications, Resource Graph) may lag ARM: it may clear a resource, but
+            # only ARM's current state may convict one.
+            try:
+                current = self.arm.get(change.resource_id, kind.api_version)
+            except ResourceGone:
+                return self._event(change, Outcome.GONE, "resource not found on re-read (deleted since the event)", [])
+            resource, etag = current.body, current.etag
+            findings = self._evaluate(kind, resource, change)
+            failing = [f for f in findings if not f.evaluation.passed]
+        confirmations = self._confirm_pending(change, kind, resource)
+        exemption = exemptions.read(resource, self.clock(), self.config.exemption_max_days)
+        self._resolve_tickets(change, [f.check.id for f in findings if f.evaluation.passed])
 
         if not failing:
             if self.config.is_self(change.caller.object_id, change.caller.app_id):
@@ -133,15 +152,6 @@ class Engine:
             reverts = [f for f in failing if f.plan.decision is Decision.REVERT and not f.plan.dry_run]
             if not reverts:
                 break
-            if not read_by_get:  # a Resource Notifications payload detects; only ARM's current state may be written over
-                try:
-                    current = self.arm.get(change.resource_id, kind.api_version)
-                except ResourceGone:
-                    return self._event(change, Outcome.GONE, "resource not found on re-read before the revert", actions)
-                resource, etag, read_by_get = current.body, current.etag, True
-                findings = self._evaluate(kind, resource, change)
-                failing = [f for f in findings if not f.evaluation.passed]
-                continue
             try:
                 actions.extend(self._revert(change, kind, resource, etag, reverts))
             except PreconditionFailed:
@@ -264,6 +274,12 @@ class Engine:
                                 error=f"ticket not delivered: {error}")
         return self._action(change, finding, Action.TICKETED, finding.plan.reason, exemption=exemption,
                             ticket=reference)
+
+    def _resolve_tickets(self, change: ResourceChange, check_ids: list[str], why: str = "") -> None:
+        """Close the open tickets of findings that went away (fixed, reverted, deleted)."""
+        resolve = getattr(self.tickets, "resolve", None)
+        if resolve is not None and check_ids:
+            resolve(change.resource_id, check_ids, why or f"re-read by event {change.event_id}: the check passes")
 
     def _confirm_pending(self, change: ResourceChange, kind: ResourceKind,
                          resource: Mapping[str, Any]) -> list[ActionRecord]:

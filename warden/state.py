@@ -6,10 +6,17 @@ The durable implementation on Azure Table Storage lives in warden/table_state.py
 """
 from __future__ import annotations
 
+import enum
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
+
+
+class Claim(str, enum.Enum):
+    TAKEN = "taken"  # this worker owns the event now (a lease; it expires if the worker dies)
+    DONE = "done"  # already completed: a duplicate delivery, do nothing
+    BUSY = "busy"  # another worker holds an unexpired lease: ask Event Grid to retry later
 
 
 @dataclass(frozen=True)
@@ -28,9 +35,9 @@ class PendingRevert:
 
 
 class StateStore(Protocol):
-    def claim_event(self, event_id: str, now: datetime) -> bool:
-        """True when this worker may process the event; False when it was already completed (or is being
-        processed by another worker whose lease has not expired)."""
+    def claim_event(self, event_id: str, now: datetime) -> Claim:
+        """Take the event for this worker. A lease, not a lock held forever: if the worker dies, the
+        redelivery after the lease expires takes it again and completes the work."""
 
     def complete_event(self, event_id: str, now: datetime) -> None: ...
 
@@ -56,13 +63,15 @@ class MemoryState:
         self._reverts: dict[tuple[str, str], list[RevertEntry]] = {}
         self._pending: dict[str, list[PendingRevert]] = {}
 
-    def claim_event(self, event_id: str, now: datetime) -> bool:
+    def claim_event(self, event_id: str, now: datetime) -> Claim:
         with self._lock:
             state = self._events.get(event_id)
-            if state and (state[0] == "done" or now - state[1] < self._lease):
-                return False
+            if state and state[0] == "done":
+                return Claim.DONE
+            if state and now - state[1] < self._lease:
+                return Claim.BUSY
             self._events[event_id] = ("taken", now)
-            return True
+            return Claim.TAKEN
 
     def complete_event(self, event_id: str, now: datetime) -> None:
         with self._lock:

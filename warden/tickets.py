@@ -96,6 +96,10 @@ class TicketSink(Protocol):
     def open(self, ticket: Ticket) -> str:
         """Open or update the ticket for ticket.key; return the tracker's reference. Raise TicketDeliveryError."""
 
+    def resolve(self, resource_id: str, check_ids: list[str], note: str) -> None:
+        """Comment on and close the open tickets of these checks of this resource, if any (the finding went
+        away). A sink without memory of its tickets does nothing."""
+
 
 def redact_url(url: str) -> str:
     """A webhook URL carries its secret (sig=...) in the query: show scheme, host and path only."""
@@ -130,3 +134,6 @@ class WebhookTicketSink:
             return f"webhook:{ticket.key}"
         retryable = status not in (400, 401, 403, 404, 413)
         raise TicketDeliveryError(f"webhook {redact_url(self._url)} answered {status}", retryable, status)
+
+    def resolve(self, resource_id: str, check_ids: list[str], note: str) -> None:
+        """A webhook has no ticket to close: resolution is visible in the remediation log."""
