@@ -159,9 +159,14 @@ def _classify(event_id, event_type, schema, kind, resource, operation, caller, c
         inside, why = scope.contains(str(target))
         if not inside:
             return ignored(why)
-    if role is OperationRole.DELETE and rid.key(str(target)) != rid.key(rid.parse(resource).__str__()):
-        role = OperationRole.EVALUATE  # deleting a child (e.g. a private endpoint connection) changes the parent
-    change_kind = ChangeKind.DELETE if role is OperationRole.DELETE else kind
+    if role is OperationRole.DELETE and rid.key(str(target)) != rid.key(str(rid.parse(resource))):
+        role = OperationRole.EVALUATE
+    if role is OperationRole.DELETE:
+        change_kind = ChangeKind.DELETE
+    elif kind is ChangeKind.DELETE:
+        change_kind = ChangeKind.WRITE  # deleting a child (a private endpoint connection) changes its parent
+    else:
+        change_kind = kind
     change = ResourceChange(
         event_id=event_id or "", event_type=event_type, schema=schema, kind=change_kind,
         resource_id=str(target), resource_type=resource_kind.type, operation=operation, caller=caller,

@@ -1,7 +1,7 @@
 """The one place that decides what happens to a finding. Pure and exhaustively tested.
 
 Inputs are typed facts; the output is a `Decision` and the reason a reviewer reads in the log.
-Precedence: compliant > honoured exemption > mode (report/ticket) > revert guards (not revertible, guard
+Precedence: compliant > mode off > honoured exemption > mode (report/ticket) > revert guards (not revertible, guard
 failed, flapping) > revert. Dry-run turns a revert or a ticket into its "would" form.
 """
 from __future__ import annotations
@@ -43,6 +43,8 @@ def decide(check: Check, evaluation: Evaluation, mode: Mode, exemption: Exemptio
            guard: Guard | None, flap: FlapState | None, dry_run: bool) -> Plan:
     if evaluation.passed:
         return Plan(Decision.NONE, evaluation.detail)
+    if mode is Mode.OFF:
+        return Plan(Decision.NONE, "check is off")
     refused = ""
     if exemption.covers(check.id):
         if exemption.status is ExemptionStatus.HONOURED:
@@ -57,8 +59,6 @@ def decide(check: Check, evaluation: Evaluation, mode: Mode, exemption: Exemptio
 
 
 def _by_mode(check: Check, mode: Mode, guard: Guard | None, flap: FlapState | None) -> Plan:
-    if mode is Mode.OFF:
-        return Plan(Decision.NONE, "check is off")
     if mode is Mode.REPORT:
         return Plan(Decision.REPORT, "mode report: recorded only")
     if mode is Mode.TICKET:
