@@ -14,6 +14,12 @@ if TYPE_CHECKING:
 # Modules that declare a KIND. Adding a resource kind = adding a module here.
 MODULES = (
     "remediators.cognitive_account",
+    "remediators.ml_workspace",
+    "remediators.ml_online_endpoint",
+    "remediators.ml_compute",
+    "remediators.ml_datastore",
+    "remediators.ml_serverless_endpoint",
+    "remediators.ml_registry",
 )
 
 _kinds: dict[str, "ResourceKind"] | None = None
