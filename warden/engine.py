@@ -137,10 +137,13 @@ class Engine:
         exemption = exemptions.read(resource, self.clock(), self.config.exemption_max_days)
         self._resolve_tickets(change, [f.check.id for f in findings if f.evaluation.passed])
 
+        if self.config.is_self(change.caller.object_id, change.caller.app_id):
+            # The echo of our own write: it confirms pending reverts; it cannot have caused a finding, and the
+            # events that did cause any remaining ones have been (or will be) handled on their own.
+            still = f"; still failing, handled by the events that caused them: {', '.join(f.check.id for f in failing)}" if failing else ""
+            return self._event(change, Outcome.SELF_CAUSED,
+                               f"echo of the bot's own write: re-read, reverted settings hold{still}", confirmations)
         if not failing:
-            if self.config.is_self(change.caller.object_id, change.caller.app_id):
-                return self._event(change, Outcome.SELF_CAUSED,
-                                   "echo of the bot's own write: re-read, resource is compliant", confirmations)
             reason = "all checks pass" + (self._exemption_note(exemption))
             return self._event(change, Outcome.COMPLIANT, reason, confirmations, exemption=exemption)
 
@@ -153,7 +156,7 @@ class Engine:
             if not reverts:
                 break
             try:
-                actions.extend(self._revert(change, kind, resource, etag, reverts))
+                actions.extend(self._revert(change, kind, resource, etag, reverts, exemption))
             except PreconditionFailed:
                 # Somebody changed the resource since we read it: read again and decide again.
                 try:
@@ -211,7 +214,7 @@ class Engine:
         return FlapState(len(entries), self.config.flap_max_reverts, callers)
 
     def _revert(self, change: ResourceChange, kind: ResourceKind, resource: dict[str, Any], etag: str | None,
-                reverts: list[Finding]) -> list[ActionRecord]:
+                reverts: list[Finding], exemption: Exemption) -> list[ActionRecord]:
         """One write for every reverted finding of this resource, with If-Match. Raises PreconditionFailed."""
         use_put = any(f.check.fix.method == "PUT" for f in reverts)
         if use_put:
@@ -228,7 +231,7 @@ class Engine:
                                                   change.event_id, self.clock(), result.continuation_token))
             return [self._action(change, f, Action.PENDING, f"{f.plan.reason}; ARM accepted the write ({result.status_code}) "
                                  f"and is still applying it: confirmed by the echo event or a later re-read",
-                                 after=_after(f, resource)) for f in reverts]
+                                 after=_after(f, resource), exemption=exemption) for f in reverts]
 
         final = result.body
         if not final or _still_in_progress(final):
@@ -241,7 +244,8 @@ class Engine:
             if verified.passed:
                 self.state.note_revert(change.resource_id, finding.check.id,
                                        RevertEntry(self.clock(), change.caller.display()))
-                records.append(self._action(change, finding, Action.REVERTED, finding.plan.reason, after=after))
+                records.append(self._action(change, finding, Action.REVERTED, finding.plan.reason, after=after,
+                                            exemption=exemption))
             else:
                 records.append(self._action(change, finding, Action.FAILED, finding.plan.reason, after=after,
                                             error=f"write succeeded but the re-read still fails: {verified.detail}"))
