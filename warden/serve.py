@@ -72,6 +72,7 @@ class _Handler(BaseHTTPRequestHandler):
         if length > MAX_BODY:
             self.server.recorder.record(EventRecord(None, None, None, None, None, None, Outcome.INVALID,
                                                     f"delivery of {length} bytes refused: Event Grid events are at most 1 MB"))
+            self._discard(length)
             self.close_connection = True
             return self._send(413, {"error": f"delivery is {length} bytes; Event Grid events are at most 1 MB"})
         body = self.rfile.read(length)
@@ -96,6 +97,15 @@ class _Handler(BaseHTTPRequestHandler):
         if failed:
             return self._send(500, {"error": "some events failed and will be redelivered", "failed": failed})
         self._send(200, {"handled": len(events)})
+
+    def _discard(self, length: int, limit: int = 64 * 1024 * 1024) -> None:
+        """Read (and drop) an oversized body so the client sees our answer instead of a reset connection."""
+        remaining = min(length, limit)
+        while remaining > 0:
+            chunk = self.rfile.read(min(remaining, 1024 * 1024))
+            if not chunk:
+                break
+            remaining -= len(chunk)
 
     def _send(self, status: int, body: dict | None, headers: dict | None = None) -> None:
         data = b"" if body is None else json.dumps(body).encode()
