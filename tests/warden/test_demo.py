@@ -1,0 +1,18 @@
+"""`make demo` is the newcomer's first minute: it must run end to end, exit 0 and show the whole product."""
+from __future__ import annotations
+
+import io
+
+from warden.demo import run_demo
+
+
+def test_demo_runs_end_to_end_and_shows_every_kind_of_outcome():
+    out = io.StringIO()
+    assert run_demo(out) == 0
+    text = out.getvalue()
+    for outcome in ("reverted", "self-caused", "ticketed", "exempt", "invalid", "ignored"):
+        assert f" {outcome} " in text, outcome
+    assert "duplicate delivery: acknowledged, no second action" in text
+    assert "exemption not honoured: exemption expired" in text
+    assert "cogsvc-key-retrieval" in text and "aml-ws-public-network" in text
+    assert "tickets delivered to the Teams webhook: 0" not in text
