@@ -13,8 +13,8 @@ from emulator.server import ArmEmulator, RecordedRequest
 __all__ = [
     "ArmEmulator",
     "EmulatorCredential",
-    "RecordedRequest",
     "ReceivedRequest",
+    "RecordedRequest",
     "WebhookReceiver",
     "decode_jwt_claims",
     "encode_unsigned_jwt",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
+import sys
 import threading
 
 from emulator import ArmEmulator, EmulatorCredential
@@ -39,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"subscription={args.subscription}")
     print(f"example token: Bearer {EmulatorCredential().get_token('https://management.azure.com/.default').token}")
     print("Ctrl-C stops the emulator.", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop cleanly (removes the CA files)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -194,14 +194,14 @@ class ArmService:
             raise fail("AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
         scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise fail("AuthenticationFailed", "Authentication failed. The 'Authorization' header is not a Bearer token.")
+            raise fail("AuthenticationFailed", "Authentication failed. The 'Authorization' header is not Bearer.")
         try:
             claims = decode_jwt_claims(token.strip())
         except ValueError:
             raise fail("AuthenticationFailed", "Authentication failed. The access token is malformed.") from None
         exp = claims.get("exp")
         if isinstance(exp, (int, float)) and exp < time.time():
-            raise fail("ExpiredAuthenticationToken", "The access token expiry UTC time is earlier than current UTC time.")
+            raise fail("ExpiredAuthenticationToken", "The access token has expired.")
         audience = str(claims.get("aud", "")).rstrip("/")
         if audience not in self.accepted_audiences and audience != req.base_url.rstrip("/"):
             raise fail("InvalidAuthenticationTokenAudience", f"The access token has an invalid audience '{audience}'.")
@@ -547,7 +547,9 @@ class ArmService:
         return Response(200, op.result), events
 
     # ----------------------------------------------------------------- events
-    def _event(self, event_type: str, ctx: CallContext, entry: Entry, verb: str, *, include_http: bool) -> dict[str, Any]:
+    def _event(
+        self, event_type: str, ctx: CallContext, entry: Entry, verb: str, *, include_http: bool
+    ) -> dict[str, Any]:
         resource_type = str(entry.body.get("type") or entry.path.resource_type)
         return build_event(
             event_type, ctx, resource_id=str(entry.body.get("id") or entry.path.resource_id),
@@ -555,7 +557,9 @@ class ArmService:
             tenant_id=self.tenant_id, include_http_request=include_http,
         )
 
-    def _event_for(self, event_type: str, ctx: CallContext, path: ArmPath, verb: str, *, status: str) -> dict[str, Any]:
+    def _event_for(
+        self, event_type: str, ctx: CallContext, path: ArmPath, verb: str, *, status: str
+    ) -> dict[str, Any]:
         entry = self.store.entry(path.resource_id)
         resource_type = str(entry.body.get("type")) if entry else path.resource_type
         return build_event(

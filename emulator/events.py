@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import queue
@@ -186,8 +187,9 @@ class EventBus:
 
     @property
     def events(self) -> list[dict[str, Any]]:
+        """Copies, so a reader that edits an event cannot change the record or what subscribers get."""
         with self._cond:
-            return list(self._events)
+            return copy.deepcopy(self._events)
 
     def clear(self) -> None:
         with self._cond:
@@ -218,7 +220,7 @@ class EventBus:
                 subscribers = list(self._subscribers)
             for callback in subscribers:
                 try:
-                    callback(event)
+                    callback(copy.deepcopy(event))
                 except Exception as exc:  # a broken subscriber must not stop delivery to the others
                     log.exception("event subscriber %r failed", callback)
                     self.errors.append(exc)

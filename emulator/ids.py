@@ -56,7 +56,7 @@ class ArmPath:
 
     def _build(self, depth: int) -> str:
         parts = [f"{self.scope}/providers/{self.namespace}"]
-        parts.extend(f"{t}/{n}" for t, n in zip(self.types[:depth], self.names[:depth]))
+        parts.extend(f"{t}/{n}" for t, n in zip(self.types[:depth], self.names[:depth], strict=True))
         return "/".join(parts)
 
 

@@ -128,10 +128,10 @@ def lookup(row: Any, path: tuple[str, ...]) -> Any:
     for part in path:
         if not isinstance(value, dict):
             return None
-        if part in value:
-            value = value[part]
-        else:  # KQL is case-sensitive here, but ARM property casing varies between API versions
-            value = next((v for k, v in value.items() if k.lower() == part.lower()), None)
+        # KQL is case-sensitive here, but ARM property casing varies between API versions.
+        value = value[part] if part in value else next(
+            (v for k, v in value.items() if k.lower() == part.lower()), None
+        )
     return value
 
 
@@ -154,9 +154,7 @@ def _compare(op: str, value: Any, literal: Any) -> bool:
         result = value == literal
     elif base == "!=":
         result = value != literal
-    elif base == "=~":
-        result = value is not None and _text(value).lower() == _text(literal).lower()
-    elif base == "~":  # from "!~"
+    elif base in ("=~", "~"):  # "~" is what is left of "!~"
         result = value is not None and _text(value).lower() == _text(literal).lower()
     elif base in ("contains", "has"):
         result = _text(literal).lower() in _text(value).lower()

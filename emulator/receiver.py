@@ -59,7 +59,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_PUT = do_POST
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
+        log.debug("%s " + format, self.address_string(), *args)
 
 
 class _Server(ThreadingHTTPServer):

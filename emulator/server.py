@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
 import shutil
-
 import ssl
 import tempfile
 import threading
@@ -26,6 +26,7 @@ from emulator.arm import ArmService
 from emulator.credential import DEFAULT_TENANT_ID
 from emulator.events import EventBus, EventCallback
 from emulator.faults import Fault
+from emulator.graph import ResourceGraph
 from emulator.ids import id_key, parse_resource_id
 from emulator.lro import LRO_MODES, Operation
 from emulator.state import ResourceStore, new_etag, with_identity
@@ -75,12 +76,10 @@ class _TlsServer(ThreadingHTTPServer):
             log.debug("TLS handshake with %s failed: %s", client_address, exc)
             return
         try:
-            self.RequestHandlerClass(tls, client_address, self)
+            _Handler(tls, client_address, self)
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 tls.close()
-            except OSError:
-                pass
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -96,7 +95,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
                 if size == 0:
@@ -111,8 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         raw = self._read_body()
         split = urlsplit(self.path)
-        host = self.headers.get("Host") or "%s:%d" % self.server.server_address[:2]
-        base = f"https://{host}"
+        base = f"https://{self.headers.get('Host') or self.server.emulator.base_url.split('//', 1)[1]}"
         req = Request(
             method=self.command,
             path=split.path,
@@ -145,7 +143,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
+        log.debug("%s " + format, self.address_string(), *args)
 
 
 class ArmEmulator:
@@ -201,7 +199,7 @@ class ArmEmulator:
         self.base_url = f"https://{self.host}:{self.port}"
         self._bus.start()
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="arm-emulator", daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, name="arm-emulator", daemon=True
         )
         self._thread.start()
         return self
@@ -281,7 +279,7 @@ class ArmEmulator:
         self._service.graph.int_booleans = value
 
     @property
-    def graph(self) -> Any:
+    def graph(self) -> ResourceGraph:
         """The Resource Graph stand-in (quota_per_window, enforce_quota, freeze(), thaw())."""
         return self._service.graph
 

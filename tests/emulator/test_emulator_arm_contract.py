@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from arm_helpers import ACCOUNT_ID, ACCOUNT_TYPE, CS_API, ML_API, RG, SUB, WORKSPACE_ID, RawArm
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.cognitiveservices import CognitiveServicesManagementClient
-from conftest import ACCOUNT_ID, CS_API, ML_API, RG, SUB, WORKSPACE_ID, RawArm
 
 from emulator import ArmEmulator, EmulatorCredential
 
@@ -120,7 +120,9 @@ def test_patch_merges_objects_replaces_arrays_and_null_deletes(raw: RawArm, emu:
     assert response.json() == stored
 
 
-def test_put_replaces_body_and_keeps_server_owned_fields(raw: RawArm, emu: ArmEmulator, account: dict[str, Any]) -> None:
+def test_put_replaces_body_and_keeps_server_owned_fields(
+    raw: RawArm, emu: ArmEmulator, account: dict[str, Any]
+) -> None:
     account_with_pe = dict(account)
     account_with_pe["properties"] = {**account["properties"], "privateEndpointConnections": [{"id": "pe-1"}]}
     seeded = emu.put_resource(ACCOUNT_ID, account_with_pe)
@@ -134,7 +136,7 @@ def test_put_replaces_body_and_keeps_server_owned_fields(raw: RawArm, emu: ArmEm
     assert response.status_code == 200
     stored = emu.get_resource(ACCOUNT_ID)
     assert stored is not None
-    assert (stored["id"], stored["name"], stored["type"]) == (ACCOUNT_ID, "acct-1", "Microsoft.CognitiveServices/accounts")
+    assert (stored["id"], stored["name"], stored["type"]) == (ACCOUNT_ID, "acct-1", ACCOUNT_TYPE)
     assert stored["etag"] not in (seeded["etag"], '"client-made"')
     assert stored["kind"] == "OpenAI"
     assert "endpoint" in stored["properties"]  # server-owned, kept although the PUT omitted it
@@ -172,7 +174,9 @@ def test_patch_with_stale_etag_answers_412(raw: RawArm, emu: ArmEmulator, accoun
     assert emu.requests[-1].status == 412
 
 
-def test_patch_with_current_etag_succeeds_and_rotates_etag(raw: RawArm, emu: ArmEmulator, account: dict[str, Any]) -> None:
+def test_patch_with_current_etag_succeeds_and_rotates_etag(
+    raw: RawArm, emu: ArmEmulator, account: dict[str, Any]
+) -> None:
     response = raw.send("PATCH", ACCOUNT_ID, {"properties": {"publicNetworkAccess": "Disabled"}},
                         headers={"If-Match": account["etag"]})
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from arm_helpers import ACCOUNT_ID, BOT_APPID, BOT_OID, CS_API, ML_API, RG, SUB, WORKSPACE_ID, RawArm
 from azure.mgmt.cognitiveservices import CognitiveServicesManagementClient
 from azure.mgmt.cognitiveservices.models import Account, AccountProperties
-from conftest import ACCOUNT_ID, BOT_APPID, BOT_OID, CS_API, ML_API, RG, SUB, WORKSPACE_ID, RawArm
 
 from emulator import ArmEmulator, EmulatorCredential, load_sample
 
@@ -184,7 +184,9 @@ def test_subscriber_may_call_back_into_the_emulator(
     assert emu.subscriber_errors == []
 
 
-def test_subscriber_errors_are_kept_and_delivery_goes_on(emu: ArmEmulator, raw: RawArm, account: dict[str, Any]) -> None:
+def test_subscriber_errors_are_kept_and_delivery_goes_on(
+    emu: ArmEmulator, raw: RawArm, account: dict[str, Any]
+) -> None:
     received: list[str] = []
 
     def broken(event: dict[str, Any]) -> None:

@@ -6,10 +6,10 @@ import time
 from typing import Any
 
 import pytest
+from arm_helpers import ACCOUNT_ID, ML_API, RG, WORKSPACE_ID, RawArm
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.mgmt.cognitiveservices import CognitiveServicesManagementClient
 from azure.mgmt.cognitiveservices.models import Account, AccountProperties
-from conftest import ACCOUNT_ID, ML_API, RG, WORKSPACE_ID, RawArm
 
 from emulator import ArmEmulator
 
@@ -68,7 +68,9 @@ def test_accepted_write_lands_only_when_the_operation_completes(
     assert len(emu.events) == 1
 
 
-def test_operation_status_reports_in_progress_until_done(raw: RawArm, emu: ArmEmulator, account: dict[str, Any]) -> None:
+def test_operation_status_reports_in_progress_until_done(
+    raw: RawArm, emu: ArmEmulator, account: dict[str, Any]
+) -> None:
     emu.set_lro(None, "async")
     emu.async_polls = 1
     accepted = raw.send("PATCH", ACCOUNT_ID, {"tags": {"a": "b"}})
@@ -131,7 +133,9 @@ def test_failed_async_operation_leaves_resource_and_raises_in_sdk(
     assert emu.events[0]["data"]["status"] == "Failed"
 
 
-def test_per_resource_lro_mode_overrides_the_global_mode(raw: RawArm, emu: ArmEmulator, account: dict[str, Any]) -> None:
+def test_per_resource_lro_mode_overrides_the_global_mode(
+    raw: RawArm, emu: ArmEmulator, account: dict[str, Any]
+) -> None:
     emu.set_lro(None, "async")
     emu.set_lro(ACCOUNT_ID.upper(), "sync")
 
