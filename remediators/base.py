@@ -130,6 +130,25 @@ def set_path(document: dict[str, Any], path: str, value: Any) -> None:
 
 
 @dataclass(frozen=True)
+class Containment:
+    """An opt-in action that limits a finding's exposure when the setting cannot be reverted in place.
+
+    The engine sends `POST {resource id}/{action}?api-version=<kind's>` (no body) for a finding that became
+    a ticket, only when the check is listed in the config's `containment` and `applies(resource)` holds on
+    the resource as just read. It is recorded as its own action (`contained`; `would-contain` in dry-run)
+    next to the finding's ticket. `rbac_action` is the ARM action the POST needs: the generated custom role
+    grants it only for checks whose containment is opted in (warden/generate.py reads `containment_action`).
+    `evidence` names JSON paths recorded before and after (for example the compute's state).
+    """
+
+    action: str  # the action segment of the POST, e.g. "stop"
+    rbac_action: str  # e.g. "Microsoft.MachineLearningServices/workspaces/computes/stop/action"
+    applies: Callable[[Mapping[str, Any]], bool]
+    description: str  # what it does and costs, for the record's reason: "stop the compute instance (...)"
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ManualFix:
     cli: str
     bicep: str
@@ -160,10 +179,17 @@ class Check:
     # value in the API): config rejects `revert` for it with this text.
     not_revertible_because: str = ""
     resource_type: str = ""  # filled in by ResourceKind
+    # Opt-in containment for findings that become tickets (config `containment` lists the check ids).
+    containment: Containment | None = None
 
     @property
     def revertible(self) -> bool:
         return self.fix is not None
+
+    @property
+    def containment_action(self) -> str | None:
+        """The RBAC action of the containment, if any (the custom-role generator reads this name)."""
+        return self.containment.rbac_action if self.containment is not None else None
 
     def portal_policy_ids(self) -> list[str]:
         return [f"/providers/Microsoft.Authorization/policyDefinitions/{p.definition_id}" for p in self.policies]

@@ -14,6 +14,11 @@ Scenarios (each has a test of the same name in tests/remediators/test_ml_compute
 - compute instance or cluster without a subnet -> ticket
 - other compute types (attached AKS, Databricks, ...) -> not applicable
 - compute secrets fetched (computes/listKeys) while local auth is not disabled -> ticket naming the caller
+
+Containment (opt-in per check with the config key `containment`): the immutable-setting checks (local
+auth, public SSH, node public IP, no subnet) declare `stop` for a compute instance that is Running. The
+finding still gets its ticket with the recreate steps; the stop is recorded as its own `contained`
+action (`would-contain` in dry-run). Clusters (AmlCompute) have no stop: scale settings are theirs.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from remediators import props
 from remediators.base import (
     Check,
     CheckContext,
+    Containment,
     Evaluation,
     ManualFix,
     Mode,
@@ -82,6 +88,27 @@ def _subnet_id(resource: Mapping[str, Any]) -> str | None:
     return props.text(props.get(resource, "properties.properties.subnet.id")) or None
 
 
+# Containment ------------------------------------------------------------------------------------
+
+STATE_PATH = "properties.properties.state"
+STOP_ACTION = f"{TYPE}/stop/action"
+
+
+def _running_instance(resource: Mapping[str, Any]) -> bool:
+    """Only a Running compute instance is stopped: a cluster has no stop, and an instance that is starting,
+    stopping, stopped or busy with a job is left to the ticket (ARM refuses a stop in most of those states)."""
+    return _compute_type(resource) == COMPUTE_INSTANCE and props.equals(props.get(resource, STATE_PATH), "Running")
+
+
+STOP_INSTANCE = Containment(
+    action="stop",
+    rbac_action=STOP_ACTION,
+    applies=_running_instance,
+    description="stop the running compute instance until it is recreated (the user loses the running session)",
+    evidence=(STATE_PATH,),
+)
+
+
 # aml-compute-local-auth ------------------------------------------------------------------------
 
 def _local_auth(resource: Mapping[str, Any], ctx: CheckContext) -> Evaluation:
@@ -117,6 +144,7 @@ LOCAL_AUTH = Check(
     benchmark="MCSB IM-1",
     evaluate=_local_auth,
     default_mode=Mode.TICKET,
+    containment=STOP_INSTANCE,
     not_revertible_because=_IMMUTABLE.format(what="disableLocalAuth (x-ms-mutability read, create)"),
 )
 
@@ -150,6 +178,7 @@ CI_SSH_PUBLIC = Check(
     benchmark="MCSB NS-2",
     evaluate=_ci_ssh_public,
     default_mode=Mode.TICKET,
+    containment=STOP_INSTANCE,
     not_revertible_because=_IMMUTABLE.format(what="sshSettings.sshPublicAccess"),
 )
 
@@ -238,6 +267,7 @@ NODE_PUBLIC_IP = Check(
     benchmark="MCSB NS-2",
     evaluate=_node_public_ip,
     default_mode=Mode.TICKET,
+    containment=STOP_INSTANCE,
     not_revertible_because=_IMMUTABLE.format(what="enableNodePublicIp"),
 )
 
@@ -273,6 +303,7 @@ NO_VNET = Check(
     benchmark="MCSB NS-2",
     evaluate=_no_vnet,
     default_mode=Mode.TICKET,
+    containment=STOP_INSTANCE,
     not_revertible_because=_IMMUTABLE.format(what="the subnet"),
 )
 

@@ -61,16 +61,22 @@ class Config:
     arm: ArmSettings = field(default_factory=ArmSettings)
     ticket_webhook_url: str | None = None
     managed_identity_client_id: str | None = None
+    # Check ids whose opt-in containment (e.g. stopping a compute instance) runs next to their ticket.
+    containment: frozenset[str] = frozenset()
 
     def mode(self, check_id: str) -> Mode:
         return self.modes.get(check_id, Mode.OFF)
+
+    def contains(self, check_id: str) -> bool:
+        """Whether the check's containment is opted in."""
+        return check_id in self.containment
 
     def is_self(self, *principal_ids: str | None) -> bool:
         return any(p and p.lower() in self.self_principal_ids for p in principal_ids)
 
 
 _KEYS = {"dry_run", "modes", "scope", "self_principal_ids", "exemption_max_days", "flap", "arm",
-         "ticket_webhook_url", "managed_identity_client_id"}
+         "ticket_webhook_url", "managed_identity_client_id", "containment"}
 
 
 def default_modes() -> dict[str, Mode]:
@@ -83,8 +89,9 @@ def from_mapping(raw: Mapping[str, Any]) -> Config:
     unknown = set(raw) - _KEYS
     if unknown:
         raise ConfigError(f"unknown configuration key(s) {sorted(unknown)}; allowed: {sorted(_KEYS)}")
+    modes = _modes(raw.get("modes", {}))
     return Config(
-        modes=_modes(raw.get("modes", {})),
+        modes=modes,
         dry_run=_bool(raw, "dry_run", False),
         scope=_scope(raw.get("scope", {})),
         self_principal_ids=frozenset(p.lower() for p in _strings(raw, "self_principal_ids")),
@@ -93,6 +100,7 @@ def from_mapping(raw: Mapping[str, Any]) -> Config:
         arm=_arm(raw.get("arm", {})),
         ticket_webhook_url=_url(raw.get("ticket_webhook_url"), "ticket_webhook_url"),
         managed_identity_client_id=raw.get("managed_identity_client_id"),
+        containment=_containment(raw, modes),
     )
 
 
@@ -146,6 +154,27 @@ def _modes(raw: Any) -> dict[str, Mode]:
                               f"use ticket or report")
         modes[check_id] = mode
     return modes
+
+
+def _containment(raw: Mapping[str, Any], modes: Mapping[str, Mode]) -> frozenset[str]:
+    """`containment`: check ids whose containment action may run. Only checks that declare one qualify, and
+    containment accompanies a ticket, so the check's mode must be ticket or revert (revert falls back to a
+    ticket when it is held back)."""
+    ids = _strings(raw, "containment")
+    able = sorted(c.id for c in remediators.all_checks() if c.containment is not None)
+    for check_id in ids:
+        check = remediators.check_by_id(check_id)
+        if check is None:
+            raise ConfigError(f'containment: unknown check id "{check_id}"; checks with a containment action: '
+                              f'{", ".join(able) or "none"}')
+        if check.containment is None:
+            raise ConfigError(f'containment: check "{check_id}" declares no containment action; checks with one: '
+                              f'{", ".join(able) or "none"}')
+        mode = modes.get(check_id, Mode.OFF)
+        if mode not in (Mode.TICKET, Mode.REVERT):
+            raise ConfigError(f'containment: check "{check_id}" has mode {mode.value}; containment runs only next to '
+                              f"a ticket, so set modes.{check_id} to ticket or remove it from containment")
+    return frozenset(ids)
 
 
 def _scope(raw: Any) -> Scope:

@@ -29,13 +29,22 @@ class Outcome(str, enum.Enum):
     PENDING = "pending"  # a revert was accepted by ARM (202) and awaits confirmation
     TICKETED = "ticketed"  # a ticket was opened or updated for a human
     REPORTED = "reported"  # recorded only (mode report)
+    CONTAINED = "contained"  # a finding was ticketed and its opt-in containment ran (e.g. a compute instance stopped)
     DRY_RUN = "dry-run"  # would have reverted or ticketed
     GONE = "gone"  # the resource no longer exists (404 on re-read, or a delete event)
     FAILED = "failed"  # an error stopped the work; the trigger raises so Event Grid redelivers
 
 
 class Action(str, enum.Enum):
-    """What was done about one finding. Exactly one per finding."""
+    """What was done about one finding. Exactly one per finding, with one exception: containment.
+
+    Containment (`contained` / `would-contain`) is an opt-in extra step for findings that cannot be reverted
+    in place (config `containment`: for example stopping a compute instance whose SSH port is public). It has
+    a blast radius (the user loses the running session), so it never replaces the finding's ticket: the
+    finding gets its `ticketed` (or `would-ticket`, `failed`) record *and* a second record for the same
+    check, `contained` when the containment action was sent (its reason says whether ARM finished it or is
+    still applying it), `would-contain` in dry-run (nothing is sent), or `failed` when ARM refused it.
+    """
 
     REVERTED = "reverted"
     PENDING = "pending"
@@ -46,15 +55,22 @@ class Action(str, enum.Enum):
     WOULD_TICKET = "would-ticket"
     EXEMPT = "exempt"
     FAILED = "failed"
+    CONTAINED = "contained"  # containment sent (e.g. POST .../computes/<name>/stop); always next to a ticket
+    WOULD_CONTAIN = "would-contain"  # dry-run: containment would have been sent; nothing was
 
 
 # Event outcome when findings end in different actions: the most significant one names the event.
+# Containment sits below the revert family (a verified or in-flight property revert is what the MTTR and
+# pending-confirmation queries follow) and above ticketed: a contained finding always has a ticket too, and
+# "contained" is the more significant fact about the event (the bot changed the resource's running state).
 OUTCOME_PRECEDENCE: tuple[tuple[Action, Outcome], ...] = (
     (Action.FAILED, Outcome.FAILED),
     (Action.REVERTED, Outcome.REVERTED),
     (Action.PENDING, Outcome.PENDING),
+    (Action.CONTAINED, Outcome.CONTAINED),
     (Action.TICKETED, Outcome.TICKETED),
     (Action.WOULD_REVERT, Outcome.DRY_RUN),
+    (Action.WOULD_CONTAIN, Outcome.DRY_RUN),
     (Action.WOULD_TICKET, Outcome.DRY_RUN),
     (Action.REPORTED, Outcome.REPORTED),
     (Action.EXEMPT, Outcome.EXEMPT),
