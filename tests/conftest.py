@@ -1,3 +1,5 @@
 pytest_plugins = [
     "tests.support.fixtures",
+    "tests.support.azurite",
+    "tests.support.ingestion",
 ]

@@ -13,7 +13,7 @@ from typing import Any, Iterable, TextIO
 EXIT_OK, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
 
 # Modules adding subcommands (log, exemptions, sweep, tickets, ...); kept cheap to import.
-PLUGIN_COMMANDS: tuple[str, ...] = ()
+PLUGIN_COMMANDS: tuple[str, ...] = ("warden.sweep_cli", "warden.ticketing.cli", "warden.cli_log", "warden.cli_exemptions")
 
 
 class UnusableInput(Exception):

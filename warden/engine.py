@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 
 import remediators
 from remediators import props
-from remediators.base import Check, CheckContext, Evaluation, Mode, ResourceKind, set_path
+from remediators.base import Check, CheckContext, Containment, Evaluation, Mode, ResourceKind, set_path
 from warden import exemptions
 from warden.arm import ArmError, PreconditionFailed, ResourceGone, WriteResult
 from warden.config import Config
@@ -36,6 +36,16 @@ class EventBusy(RetryRequested):
     """Another worker holds this event's lease: retry later, and record nothing now."""
 
 
+class StateWriteFailed(Exception):
+    """The state store failed after work that cannot be undone (an ARM write, a confirmed pending revert): the
+    action records of that work travel with the error, so the event is recorded `failed` *with* them."""
+
+    def __init__(self, error: Exception, actions: list[ActionRecord]):
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.error = error
+        self.actions = actions
+
+
 class ArmAccess:
     """What the engine needs from ARM (warden.arm.ArmClient provides it)."""
 
@@ -44,9 +54,16 @@ class ArmAccess:
     def get(self, resource_id: str, api_version: str): ...
     def patch(self, resource_id: str, api_version: str, body: Mapping[str, Any], etag: str | None) -> WriteResult: ...
     def put(self, resource_id: str, api_version: str, body: Mapping[str, Any], etag: str | None) -> WriteResult: ...
+    def post_action(self, resource_id: str, action: str, api_version: str) -> WriteResult: ...
 
 
-# Fields ARM computes: a PUT round trip sends the resource back without them.
+# A PUT round trip sends the GET body back with only the reverted properties replaced. It drops just the
+# read-only fields whose meaning is the same for every ARM resource: id/name/type (the URL says them),
+# etag (it travels in If-Match), systemData and provisioningState (stamped by ARM / the RP on every write).
+# The Azure SDKs never send these, so every RP accepts a body without them. Everything else is preserved
+# exactly, including RP-specific read-only properties (an online endpoint's scoringUri/swaggerUri, identity
+# principalId): the ARM contract makes RPs ignore read-only values in a PUT, whereas dropping a property
+# that is in fact writable would silently reset it.
 READ_ONLY_TOP = ("id", "name", "type", "etag", "systemData")
 READ_ONLY_PROPERTIES = ("provisioningState",)
 
@@ -66,6 +83,7 @@ class Engine:
     tickets: TicketSink
     state: StateStore
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    proposals: Any = None  # warden.approvals.Proposals: a held-back revert becomes a proposal a human may approve
 
     # -- entry points -----------------------------------------------------------------------------
     def handle(self, triage: Triage) -> EventRecord:
@@ -89,6 +107,8 @@ class Engine:
         else:
             try:
                 record = self._process(change)
+            except StateWriteFailed as failure:
+                record = self._failed(change, failure.error, failure.actions)
             except ArmError as error:
                 record = self._failed(change, error, [])
             except Exception as error:  # a bug must still end in a recorded outcome and a redelivery
@@ -133,11 +153,14 @@ class Engine:
             resource, etag = current.body, current.etag
             findings = self._evaluate(kind, resource, change)
             failing = [f for f in findings if not f.evaluation.passed]
-        confirmations = self._confirm_pending(change, kind, resource)
+        # Pending reverts are confirmed by the echo of the bot's own write (or by the sweep's re-read). Other
+        # events skip the lookup: it would cost a Table Storage round trip on every event.
+        is_self = self.config.is_self(change.caller.object_id, change.caller.app_id)
+        confirmations = self._confirm_pending(change, kind, resource) if is_self or change.source == "sweep" else []
         exemption = exemptions.read(resource, self.clock(), self.config.exemption_max_days)
         self._resolve_tickets(change, [f.check.id for f in findings if f.evaluation.passed])
 
-        if self.config.is_self(change.caller.object_id, change.caller.app_id):
+        if is_self:
             # The echo of our own write: it confirms pending reverts; it cannot have caused a finding, and the
             # events that did cause any remaining ones have been (or will be) handled on their own.
             still = f"; still failing, handled by the events that caused them: {', '.join(f.check.id for f in failing)}" if failing else ""
@@ -157,6 +180,8 @@ class Engine:
                 break
             try:
                 actions.extend(self._revert(change, kind, resource, etag, reverts, exemption))
+            except StateWriteFailed as failure:
+                return self._failed(change, failure.error, actions + failure.actions)
             except PreconditionFailed:
                 # Somebody changed the resource since we read it: read again and decide again.
                 try:
@@ -173,7 +198,7 @@ class Engine:
             except ArmError as error:
                 actions.extend(self._action(change, f, Action.FAILED, f.plan.reason, error=str(error)) for f in reverts)
                 failing = [f for f in failing if f not in reverts]
-                self._act_without_write(change, failing, actions, exemption)
+                self._act_without_write(change, failing, actions, exemption, resource, etag)
                 return self._failed(change, error, actions)
             failing = [f for f in failing if f not in reverts]
             break
@@ -181,7 +206,8 @@ class Engine:
             error = ArmError("resource kept changing under the bot (412 on every attempt)", 412, "PreconditionFailed")
             return self._failed(change, error, actions)
 
-        self._act_without_write(change, failing, actions, exemption)
+        self._act_without_write(change, failing, actions, exemption, resource, etag)
+        self._contain(change, kind, resource, failing, actions)
         outcome = outcome_for([a.action for a in actions])
         if any(a.action is Action.FAILED for a in actions):
             return self._failed(change, Exception(next(a.error for a in actions if a.action is Action.FAILED)), actions)
@@ -227,32 +253,40 @@ class Engine:
             result = self.arm.patch(change.resource_id, kind.api_version, body, etag)
 
         if not result.done:
-            self.state.note_pending(PendingRevert(change.resource_id, tuple(f.check.id for f in reverts),
-                                                  change.event_id, self.clock(), result.continuation_token))
-            return [self._action(change, f, Action.PENDING, f"{f.plan.reason}; ARM accepted the write ({result.status_code}) "
-                                 f"and is still applying it: confirmed by the echo event or a later re-read",
-                                 after=_after(f, resource), exemption=exemption) for f in reverts]
+            records = [self._action(change, f, Action.PENDING, f"{f.plan.reason}; ARM accepted the write ({result.status_code}) "
+                                    f"and is still applying it: confirmed by the echo event or a later re-read",
+                                    after=_after(f, resource), exemption=exemption) for f in reverts]
+            try:
+                self.state.note_pending(PendingRevert(change.resource_id, tuple(f.check.id for f in reverts),
+                                                      change.event_id, self.clock(), result.continuation_token))
+            except Exception as error:
+                raise StateWriteFailed(error, records) from error
+            return records
 
         final = result.body
         if not final or _still_in_progress(final):
             final = self.arm.get(change.resource_id, kind.api_version).body
         ctx = CheckContext(operation=change.operation, caller=change.caller.display())
-        records = []
+        records, reverted = [], []
         for finding in reverts:
             verified = finding.check.evaluate(final, ctx)
             after = {path: props.get(final, path) for path in finding.evaluation.observed}
             if verified.passed:
-                self.state.note_revert(change.resource_id, finding.check.id,
-                                       RevertEntry(self.clock(), change.caller.display()))
+                reverted.append(finding.check.id)
                 records.append(self._action(change, finding, Action.REVERTED, finding.plan.reason, after=after,
                                             exemption=exemption))
             else:
                 records.append(self._action(change, finding, Action.FAILED, finding.plan.reason, after=after,
                                             error=f"write succeeded but the re-read still fails: {verified.detail}"))
+        try:
+            for check_id in reverted:
+                self.state.note_revert(change.resource_id, check_id, RevertEntry(self.clock(), change.caller.display()))
+        except Exception as error:
+            raise StateWriteFailed(error, records) from error
         return records
 
     def _act_without_write(self, change: ResourceChange, findings: list[Finding], actions: list[ActionRecord],
-                           exemption: Exemption) -> None:
+                           exemption: Exemption, resource: Mapping[str, Any] | None = None, etag: str | None = None) -> None:
         for finding in findings:
             plan = finding.plan
             if plan is None or plan.decision is Decision.NONE:
@@ -265,19 +299,30 @@ class Engine:
                 action = Action.WOULD_REVERT if plan.decision is Decision.REVERT else Action.WOULD_TICKET
                 actions.append(self._action(change, finding, action, plan.reason, exemption=exemption))
             elif plan.decision is Decision.TICKET:
-                actions.append(self._ticket(change, finding, exemption))
+                actions.append(self._ticket(change, finding, exemption, resource, etag))
 
-    def _ticket(self, change: ResourceChange, finding: Finding, exemption: Exemption) -> ActionRecord:
+    def _ticket(self, change: ResourceChange, finding: Finding, exemption: Exemption,
+                resource: Mapping[str, Any] | None = None, etag: str | None = None) -> ActionRecord:
+        proposal = None
+        if self.proposals is not None and resource is not None:  # held back by a guard or mode ticket: proposable
+            proposal = self.proposals.propose(change, finding.check, self.config.mode(finding.check.id),
+                                              self._guard(finding.check, resource), resource, etag,
+                                              finding.evaluation.observed)
         ticket = build_ticket(finding.check, change.resource_id, finding.evaluation.detail, finding.plan.reason,
                               change.caller, change.event_time.isoformat() if change.event_time else None,
-                              self.clock().date(), self.config.exemption_max_days, change.event_id, change.correlation_id)
+                              self.clock().date(), self.config.exemption_max_days, change.event_id, change.correlation_id,
+                              proposal=self.proposals.for_ticket(proposal) if proposal else None,
+                              observed=finding.evaluation.observed)
         try:
             reference = self.tickets.open(ticket)
         except TicketDeliveryError as error:
             return self._action(change, finding, Action.FAILED, finding.plan.reason, exemption=exemption,
                                 error=f"ticket not delivered: {error}")
+        if proposal is not None:
+            self.proposals.attach_ticket(proposal, reference)
+        # A durable sink answers `queued:...` (delivered later by the outbox) or `misconfigured:...` with the problem.
         return self._action(change, finding, Action.TICKETED, finding.plan.reason, exemption=exemption,
-                            ticket=reference)
+                            ticket=reference, error=getattr(reference, "problem", None))
 
     def _resolve_tickets(self, change: ResourceChange, check_ids: list[str], why: str = "") -> None:
         """Close the open tickets of findings that went away (fixed, reverted, deleted)."""
@@ -298,17 +343,61 @@ class Engine:
                     continue
                 evaluation = check.evaluate(resource, ctx)
                 if evaluation.passed:
-                    self.state.note_revert(change.resource_id, check_id, RevertEntry(self.clock(), "pending revert"))
                     records.append(ActionRecord(
                         change.event_id, change.correlation_id, change.resource_id, change.resource_type, check_id,
                         check.severity.value, self.config.mode(check_id).value, Action.VERIFIED,
                         f"pending revert from event {entry.event_id} confirmed by re-read", change.caller,
                         detail=evaluation.detail, after=dict(evaluation.observed), source=change.source))
+                    try:
+                        self.state.note_revert(change.resource_id, check_id, RevertEntry(self.clock(), "pending revert"))
+                    except Exception as error:
+                        raise StateWriteFailed(error, records) from error
                 else:
                     still.append(entry)
         for entry in dict.fromkeys(still):
             self.state.note_pending(entry)
         return records
+
+    def _contain(self, change: ResourceChange, kind: ResourceKind, resource: Mapping[str, Any],
+                 findings: list[Finding], actions: list[ActionRecord]) -> None:
+        """Opt-in containment (config `containment`) next to a finding's ticket: an extra action record for the
+        same finding. Only for a ticket decision on a resource where the containment applies as just read;
+        `would-contain` in dry-run. One POST per containment action and resource, recorded for each finding
+        that asked for it."""
+        sent: dict[str, tuple[Action, str, dict[str, Any], str | None]] = {}
+        for finding in findings:
+            containment, plan = finding.check.containment, finding.plan
+            if (containment is None or plan is None or plan.decision is not Decision.TICKET
+                    or not self.config.contains(finding.check.id) or not containment.applies(resource)):
+                continue
+            what = f"containment (opt-in): {containment.description}"
+            if plan.dry_run:
+                record = self._action(change, finding, Action.WOULD_CONTAIN,
+                                      f"dry-run: would {what}; nothing was sent")
+            else:
+                if containment.action not in sent:
+                    sent[containment.action] = self._send_containment(change, kind, containment)
+                action, note, after, error = sent[containment.action]
+                record = self._action(change, finding, action, f"{what}; {note}", after=after, error=error)
+            record.before = {**record.before, **{path: props.get(resource, path) for path in containment.evidence}}
+            actions.append(record)
+
+    def _send_containment(self, change: ResourceChange, kind: ResourceKind,
+                          containment: Containment) -> tuple[Action, str, dict[str, Any], str | None]:
+        """POST the containment action; a finished one is re-read so the record shows the resulting state."""
+        try:
+            result = self.arm.post_action(change.resource_id, containment.action, kind.api_version)
+        except ArmError as error:
+            return Action.FAILED, f"POST {containment.action} failed", {}, f"containment {containment.action}: {error}"
+        if not result.done:
+            return (Action.CONTAINED, f"ARM accepted POST {containment.action} ({result.status_code}) and is still "
+                    "applying it: a later event or re-read shows the result", {}, None)
+        try:
+            final = self.arm.get(change.resource_id, kind.api_version).body
+        except ArmError as error:
+            return Action.CONTAINED, f"POST {containment.action} done; the re-read failed ({error})", {}, None
+        return (Action.CONTAINED, f"POST {containment.action} done ({result.status_code})",
+                {path: props.get(final, path) for path in containment.evidence}, None)
 
     # -- records ----------------------------------------------------------------------------------
     def _action(self, change: ResourceChange, finding: Finding, action: Action, reason: str, *,

@@ -52,6 +52,14 @@ class StateStore(Protocol):
 
     def take_pending(self, resource_id: str) -> list[PendingRevert]: ...
 
+    def claim_resource(self, resource_id: str, holder: str, now: datetime) -> Claim:
+        """Lease one resource to one change (an event id or a sweep item id) so two workers never act on it
+        at once. TAKEN when the resource is free, its lease expired, or `holder` already holds it (re-entrant;
+        the lease is renewed); BUSY while another holder's lease runs. Resource ids compare case-insensitively."""
+
+    def release_resource(self, resource_id: str, holder: str) -> None:
+        """End the lease if `holder` still holds it (never another holder's)."""
+
 
 class MemoryState:
     """StateStore for a single process. Thread-safe; forgets everything on exit."""
@@ -62,6 +70,7 @@ class MemoryState:
         self._events: dict[str, tuple[str, datetime]] = {}
         self._reverts: dict[tuple[str, str], list[RevertEntry]] = {}
         self._pending: dict[str, list[PendingRevert]] = {}
+        self._resources: dict[str, tuple[str, datetime]] = {}
 
     def claim_event(self, event_id: str, now: datetime) -> Claim:
         with self._lock:
@@ -97,3 +106,18 @@ class MemoryState:
     def take_pending(self, resource_id: str) -> list[PendingRevert]:
         with self._lock:
             return self._pending.pop(resource_id.lower(), [])
+
+    def claim_resource(self, resource_id: str, holder: str, now: datetime) -> Claim:
+        with self._lock:
+            key = resource_id.lower()
+            held = self._resources.get(key)
+            if held and held[0] != holder and now - held[1] < self._lease:
+                return Claim.BUSY
+            self._resources[key] = (holder, now)
+            return Claim.TAKEN
+
+    def release_resource(self, resource_id: str, holder: str) -> None:
+        with self._lock:
+            key = resource_id.lower()
+            if self._resources.get(key, ("", None))[0] == holder:
+                del self._resources[key]
