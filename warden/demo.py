@@ -72,13 +72,19 @@ def run_demo(out: TextIO | None = None) -> int:
     from warden.runtime import build_runtime
     from warden.serve import DeliveryServer
 
+    import os
+
+    from warden.cli import main as cli_main
+    from warden.local_services import Azurite
+
     started = time.monotonic()
     recorder = MemoryRecorder()
     key = "demo-shared-secret"
-    with ArmEmulator() as emu, WebhookReceiver() as teams:
+    with ArmEmulator() as emu, WebhookReceiver() as teams, Azurite() as azurite:
         for resource_id, body in _estate(load_sample).items():
             emu.put_resource(resource_id, body)
-        environ = {"DRIFTWARDEN_CONFIG_JSON": json.dumps({
+        storage = {"DRIFTWARDEN_STORAGE_CONNECTION_STRING": azurite.connection_string, "DRIFTWARDEN_TABLE_PREFIX": "demo"}
+        environ = {**storage, "DRIFTWARDEN_CONFIG_JSON": json.dumps({
             "self_principal_ids": [BOT["oid"], BOT["appid"]],
             "ticket_webhook_url": teams.url,
             "arm": {"endpoint": emu.base_url, "lro_wait_seconds": 2},
@@ -148,6 +154,31 @@ def run_demo(out: TextIO | None = None) -> int:
         server.shutdown()
         server.server_close()
         _print_report(out, rows, recorder, teams, runtime.engine.arm.calls, time.monotonic() - started)
+
+        # The platform team tries opt-in containment for public SSH on compute instances, in dry-run first.
+        trial = build_runtime({"DRIFTWARDEN_CONFIG_JSON": json.dumps({
+            "dry_run": True, "containment": ["aml-ci-ssh-public"], "self_principal_ids": [BOT["oid"]],
+            "arm": {"endpoint": emu.base_url}})}, recorders=(recorder,), credential=EmulatorCredential(**BOT),
+            connection_verify=emu.ca_pem_path)
+        emu.clear_events()
+        people["alice@contoso.com"].post_action(f"{WORKSPACES}/ml-research/computes/ci-alice", "start", ml)
+        emu.flush_events()
+        contained = trial.handle_event(emu.events[-1])
+        out.write("\nDry-run of compute containment (containment: [aml-ci-ssh-public], dry_run: true)\n")
+        for action in contained.actions:
+            out.write(f"  {action.action.value:13} {action.check_id:34} {action.reason[:110]}\n")
+
+        # The same records, read back from the durable remediation log (Azure Table Storage, here Azurite).
+        saved = {name: os.environ.get(name) for name in storage}
+        os.environ.update(storage)
+        try:
+            out.write("\n$ python -m warden exemptions\n")
+            cli_main(["exemptions"], out)
+            out.write("\n$ python -m warden log --outcome reverted\n")
+            cli_main(["log", "--outcome", "reverted"], out)
+        finally:
+            for name, value in saved.items():
+                os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
         failed = [r for _, _, _, r in rows if r is not None and r.outcome.value == "failed"]
         return 1 if failed else 0
 

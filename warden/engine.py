@@ -373,7 +373,7 @@ class Engine:
             what = f"containment (opt-in): {containment.description}"
             if plan.dry_run:
                 record = self._action(change, finding, Action.WOULD_CONTAIN,
-                                      f"dry-run: would {what}; nothing was sent")
+                                      f"dry-run: would {containment.description}; nothing was sent (opt-in containment)")
             else:
                 if containment.action not in sent:
                     sent[containment.action] = self._send_containment(change, kind, containment)
