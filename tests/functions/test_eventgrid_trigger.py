@@ -12,7 +12,7 @@ from azure.functions.meta import Datum
 
 from tests.support.fixtures import ACCOUNT_ID, drifted_account
 from tests.support.samples import arm_event
-from functions.eventgrid import to_event_grid_schema
+from functions.eventgrid import to_wire_event
 from warden.events import triage
 from warden.model import Outcome, Verdict
 
@@ -29,12 +29,27 @@ def test_function_app_indexes_the_event_grid_trigger(app_functions):
 
 def test_worker_decoded_event_round_trips_to_the_same_triage():
     event = arm_event(ACCOUNT_ID, "Microsoft.CognitiveServices/accounts/write", name="alice@contoso.com")
-    again = to_event_grid_schema(decode(event))
+    again = to_wire_event(decode(event))
     direct, decoded = triage(event), triage(again)
     assert decoded.verdict is Verdict.RELEVANT
     assert decoded.change.resource_id == direct.change.resource_id
     assert decoded.change.caller == direct.change.caller
     assert decoded.change.correlation_id == direct.change.correlation_id
+
+
+def test_resource_notifications_cloudevent_is_decoded_and_evaluated_from_its_payload():
+    from tests.support.fixtures import drifted_account
+    from tests.support.samples import load
+
+    arn = load("eventgrid/arn-cloudevents-resources-created-or-updated.json")
+    body = drifted_account(publicNetworkAccess="Disabled")
+    body.update(id=ACCOUNT_ID, type="Microsoft.CognitiveServices/accounts", name="oai-prod")
+    arn["data"]["resourceInfo"] = body
+    delivered = decode(arn)
+    assert hasattr(delivered, "specversion")  # the worker hands over a CloudEvent
+    result = triage(to_wire_event(delivered))
+    assert result.verdict is Verdict.RELEVANT and result.change.schema == "cloudevents"
+    assert result.change.payload["properties"]["publicNetworkAccess"] == "Disabled"
 
 
 def test_importing_function_app_loads_no_heavy_sdk_and_opens_no_connection():
