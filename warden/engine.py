@@ -132,27 +132,18 @@ class Engine:
             self._resolve_tickets(change, [c.id for c in kind.checks], "the resource was deleted")
             return self._event(change, Outcome.GONE, "the resource was deleted", [])
 
-        if change.payload is not None:
-            resource, etag, read_by_get = dict(change.payload), None, False
-        else:
-            try:
-                current = self.arm.get(change.resource_id, kind.api_version)
-            except ResourceGone:
-                return self._event(change, Outcome.GONE, "resource not found on re-read (deleted since the event)", [])
-            resource, etag, read_by_get = current.body, current.etag, True
-
-        findings = self._evaluate(kind, resource, change)
-        failing = [f for f in findings if not f.evaluation.passed]
-        if failing and not read_by_get:
-            # A payload (Resource Notifications, Resource Graph) may lag ARM: it may clear a resource, but
-            # only ARM's current state may convict one.
-            try:
-                current = self.arm.get(change.resource_id, kind.api_version)
-            except ResourceGone:
-                return self._event(change, Outcome.GONE, "resource not found on re-read (deleted since the event)", [])
-            resource, etag = current.body, current.etag
-            findings = self._evaluate(kind, resource, change)
-            failing = [f for f in findings if not f.evaluation.passed]
+        try:
+            if change.payload is not None:
+                resource, etag = dict(change.payload), None
+                findings, failing = self._evaluate(kind, resource, change)
+                if failing:
+                    # A payload (Resource Notifications, Resource Graph) may lag ARM: it may clear a resource,
+                    # but only ARM's current state may convict one.
+                    resource, etag, findings, failing = self._reread(change, kind)
+            else:
+                resource, etag, findings, failing = self._reread(change, kind)
+        except ResourceGone:
+            return self._event(change, Outcome.GONE, "resource not found on re-read (deleted since the event)", [])
         # Pending reverts are confirmed by the echo of the bot's own write (or by the sweep's re-read). Other
         # events skip the lookup: it would cost a Table Storage round trip on every event.
         is_self = self.config.is_self(change.caller.object_id, change.caller.app_id)
@@ -185,12 +176,9 @@ class Engine:
             except PreconditionFailed:
                 # Somebody changed the resource since we read it: read again and decide again.
                 try:
-                    current = self.arm.get(change.resource_id, kind.api_version)
+                    resource, etag, findings, failing = self._reread(change, kind)
                 except ResourceGone:
                     return self._event(change, Outcome.GONE, "resource deleted while reverting", actions)
-                resource, etag = current.body, current.etag
-                findings = self._evaluate(kind, resource, change)
-                failing = [f for f in findings if not f.evaluation.passed]
                 exemption = exemptions.read(resource, self.clock(), self.config.exemption_max_days)
                 continue
             except ResourceGone:
@@ -215,7 +203,14 @@ class Engine:
             return self._event(change, Outcome.COMPLIANT, "compliant after re-read", actions, exemption=exemption)
         return self._event(change, outcome, _summary(actions), actions, exemption=exemption)
 
-    def _evaluate(self, kind: ResourceKind, resource: Mapping[str, Any], change: ResourceChange) -> list[Finding]:
+    def _reread(self, change: ResourceChange, kind: ResourceKind):
+        """ARM's current state (raw JSON + etag) and its findings. Raises ResourceGone."""
+        current = self.arm.get(change.resource_id, kind.api_version)
+        return (current.body, current.etag, *self._evaluate(kind, current.body, change))
+
+    def _evaluate(self, kind: ResourceKind, resource: Mapping[str, Any],
+                  change: ResourceChange) -> tuple[list[Finding], list[Finding]]:
+        """(every applicable finding, the failing ones) for the checks that are not off."""
         ctx = CheckContext(operation=change.operation, caller=change.caller.display())
         findings = []
         for check in kind.checks:
@@ -224,7 +219,7 @@ class Engine:
             evaluation = check.evaluate(resource, ctx)
             if evaluation.applicable:
                 findings.append(Finding(check, evaluation))
-        return findings
+        return findings, [f for f in findings if not f.evaluation.passed]
 
     def _guard(self, check: Check, resource: Mapping[str, Any]):
         if check.fix is None or check.fix.guard is None:
