@@ -97,23 +97,40 @@ param logRetentionDays int = 90
 @maxValue(365)
 param deadLetterRetentionDays int = 30
 
-@description('Tables created for the bot\'s state (warden/table_state.py); the identity may create others.')
-param stateTableNames array = [
-  'wardenevents'
-  'wardenreverts'
-  'wardenpending'
-]
+@description('DRIFTWARDEN_TABLE_PREFIX: the first part of every Table Storage table name the app uses (3-51 letters and digits, starting with a letter; warden/table_state.py). The tables <prefix>events, <prefix>state, <prefix>tickets and <prefix>proposals are created here.')
+@minLength(3)
+@maxLength(51)
+param tablePrefix string = 'driftwarden'
 
-@description('Extra saved searches for monitoring-content.bicep: objects { name, category, displayName, query, functionAlias? }.')
+@description('DRIFTWARDEN_TICKET_TRACKER: github, azure-devops, servicenow, jira, teams, webhook or none (docs/tickets.md). Empty = the setting is not set: the app takes the tracker from DRIFTWARDEN_TICKETS_JSON, else teams / webhook when their URL secret is set, else none.')
+@allowed([
+  ''
+  'github'
+  'azure-devops'
+  'servicenow'
+  'jira'
+  'teams'
+  'webhook'
+  'none'
+])
+param ticketTracker string = ''
+
+@description('DRIFTWARDEN_TICKETS_JSON: the non-secret tracker settings as one JSON object, e.g. {"tracker": "jira", "jira": {"site_url": "https://contoso.atlassian.net", "project": "SEC", "email": "driftwarden@contoso.com"}}. Empty = not set. Secrets are refused there: use ticketSecretNames.')
+param ticketsJson string = ''
+
+@description('Tracker secrets as Key Vault references: app setting name -> name of a secret in the deployment\'s Key Vault, e.g. {"DRIFTWARDEN_GITHUB_TOKEN": "github-token"} or {"DRIFTWARDEN_TEAMS_WORKFLOW_URL": "teams-workflow-url"}. Each becomes @Microsoft.KeyVault(SecretUri=<vault>/secrets/<name>/), resolved by the platform with the bot identity. Only the secret settings the app reads are accepted (function-app.bicep). Empty = none.')
+param ticketSecretNames object = {}
+
+@description('Saved searches added to those of infra/monitoring/queries/ (monitoring-content.bicep): objects { name, displayName, query, category?, functionAlias? }.')
 param monitoringSavedSearches array = []
 
-@description('Workbooks for monitoring-content.bicep: objects { key, displayName, serializedData }.')
+@description('Workbooks added to infra/monitoring/workbook.json (monitoring-content.bicep): objects { key, displayName, serializedData }.')
 param monitoringWorkbooks array = []
 
-@description('Microsoft Sentinel is (to be) enabled on the workspace: onboards it and deploys sentinelAnalyticsRules.')
+@description('Microsoft Sentinel is (to be) enabled on the workspace: onboards it and deploys the scheduled analytics rules of infra/monitoring/analytics-rules/ (plus sentinelAnalyticsRules).')
 param sentinelEnabled bool = false
 
-@description('Scheduled analytics rules for monitoring-content.bicep: objects with the alertRules properties plus a key.')
+@description('Scheduled analytics rules added to those of infra/monitoring/analytics-rules/ (monitoring-content.bicep): objects with the alertRules properties plus a key.')
 param sentinelAnalyticsRules array = []
 
 @description('Action group notified when Event Grid drops or dead-letters events. Empty = the alert fires without notifying.')
@@ -153,6 +170,18 @@ var newTopicName = 'evgt-dw-sub-${resourceToken}'
 var arnTopicName = 'evgt-dw-arn-${resourceToken}'
 var deploymentContainerName = 'app-package-${resourceToken}'
 var deadLetterContainerName = 'deadletter'
+// The Table Storage tables the app uses, after DRIFTWARDEN_TABLE_PREFIX: TableNames.events / .state
+// (warden/table_state.py; the remediation log shares the events table), TICKETS_TABLE
+// (warden/ticketing/factory.py) and PROPOSALS_TABLE (warden/approvals.py). The app would create them on
+// first use; creating them here means it never needs to. tests/infra/test_app_settings.py keeps this list
+// equal to the code's.
+var stateTableSuffixes = [
+  'events'
+  'state'
+  'tickets'
+  'proposals'
+]
+var stateTableNames = [for suffix in stateTableSuffixes: '${tablePrefix}${suffix}']
 // The Event Grid trigger registered in functions/eventgrid.py: @bp.function_name("eventgrid_handler").
 var eventFunctionName = 'eventgrid_handler'
 var reuseTopic = !empty(existingSystemTopicName)
@@ -253,6 +282,10 @@ module functionApp 'modules/function-app.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     eventFunctionName: eventFunctionName
     sweepSchedule: sweepSchedule
+    tablePrefix: tablePrefix
+    ticketTracker: ticketTracker
+    ticketsJson: ticketsJson
+    ticketSecretNames: ticketSecretNames
     workspaceId: monitoring.outputs.workspaceId
   }
 }
@@ -389,7 +422,7 @@ module arnSubscriptions 'modules/eventgrid-subscriptions.bicep' = if (enableReso
   }
 }
 
-// Saved searches, workbook and Sentinel rules (content filled in by docs/monitoring work) -----------
+// Saved searches, workbook and Sentinel rules: the files of infra/monitoring/ (listed in the module) ---
 
 module monitoringContent 'modules/monitoring-content.bicep' = {
   name: 'driftwarden-monitoring-content'
@@ -417,6 +450,7 @@ output AZURE_FUNCTION_APP_URL string = functionApp.outputs.url
 output DRIFTWARDEN_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output DRIFTWARDEN_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output DRIFTWARDEN_STORAGE_ACCOUNT string = storage.outputs.name
+output DRIFTWARDEN_TABLE_PREFIX string = tablePrefix
 output DRIFTWARDEN_DEADLETTER_CONTAINER string = deadLetterContainerName
 output DRIFTWARDEN_DEADLETTER_IDENTITY_ID string = identity.outputs.deadLetterIdentityId
 output DRIFTWARDEN_CUSTOM_ROLE_ID string = remediatorRole.outputs.roleDefinitionId

@@ -24,6 +24,8 @@ param storageAccountName string
 param deploymentContainerUrl string
 
 param appInsightsConnectionString string
+
+@description('Vault URI (https://<name>.vault.azure.net/, with the trailing slash) for the Key Vault references of ticketSecretNames.')
 param keyVaultUri string
 
 @description('DRIFTWARDEN_CONFIG_JSON (warden/config.py).')
@@ -47,10 +49,65 @@ param instanceMemoryMB int = 2048
 @description('DRIFTWARDEN_SWEEP_SCHEDULE: NCRONTAB (with seconds) of the reconciliation sweep; empty = the app\'s default (every 6 hours).')
 param sweepSchedule string = ''
 
+@description('DRIFTWARDEN_TABLE_PREFIX (warden/table_state.py): the prefix of the tables storage.bicep creates.')
+param tablePrefix string = 'driftwarden'
+
+@description('DRIFTWARDEN_TICKET_TRACKER (warden/ticketing/factory.py); empty = not set.')
+param ticketTracker string = ''
+
+@description('DRIFTWARDEN_TICKETS_JSON: non-secret tracker settings (docs/tickets.md); empty = not set.')
+param ticketsJson string = ''
+
+@description('Tracker secret app setting -> Key Vault secret name, e.g. {"DRIFTWARDEN_JIRA_API_TOKEN": "jira-api-token"}; empty = none.')
+param ticketSecretNames object = {}
+
 @description('Name of the Event Grid trigger function (functions/eventgrid.py).')
 param eventFunctionName string = 'eventgrid_handler'
 
 param workspaceId string
+
+// The tracker secrets the app reads (SECRETS in warden/ticketing/factory.py), the only keys ticketSecretNames
+// may use: the lookup ticketSecretSettings[name] below fails the deployment on any other name, so a typo
+// cannot leave a secret in a setting the app never reads. tests/infra/test_app_settings.py keeps this list
+// equal to the code's.
+var ticketSecretSettings = {
+  DRIFTWARDEN_GITHUB_TOKEN: 'DRIFTWARDEN_GITHUB_TOKEN'
+  DRIFTWARDEN_ADO_PAT: 'DRIFTWARDEN_ADO_PAT'
+  DRIFTWARDEN_SERVICENOW_PASSWORD: 'DRIFTWARDEN_SERVICENOW_PASSWORD'
+  DRIFTWARDEN_SERVICENOW_API_KEY: 'DRIFTWARDEN_SERVICENOW_API_KEY'
+  DRIFTWARDEN_SERVICENOW_TOKEN: 'DRIFTWARDEN_SERVICENOW_TOKEN'
+  DRIFTWARDEN_JIRA_API_TOKEN: 'DRIFTWARDEN_JIRA_API_TOKEN'
+  DRIFTWARDEN_JIRA_BEARER_TOKEN: 'DRIFTWARDEN_JIRA_BEARER_TOKEN'
+  DRIFTWARDEN_TEAMS_WORKFLOW_URL: 'DRIFTWARDEN_TEAMS_WORKFLOW_URL'
+  DRIFTWARDEN_TICKET_WEBHOOK_URL: 'DRIFTWARDEN_TICKET_WEBHOOK_URL'
+}
+
+// Key Vault references, resolved by the platform with keyVaultReferenceIdentity (the bot identity, Key
+// Vault Secrets User). No version in the URI: the latest version, picked up again after a rotation.
+var ticketSecretAppSettings = [for secret in items(ticketSecretNames): {
+  name: ticketSecretSettings[secret.key]
+  value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${secret.value}/)'
+}]
+
+// Optional settings: absent when empty, so the app's own default applies (an empty
+// DRIFTWARDEN_SWEEP_SCHEDULE would be a %...% binding to nothing; an explicit tracker would override the
+// one in DRIFTWARDEN_TICKETS_JSON).
+var optionalAppSettings = concat(empty(sweepSchedule) ? [] : [
+  {
+    name: 'DRIFTWARDEN_SWEEP_SCHEDULE'
+    value: sweepSchedule
+  }
+], empty(ticketTracker) ? [] : [
+  {
+    name: 'DRIFTWARDEN_TICKET_TRACKER'
+    value: ticketTracker
+  }
+], empty(ticketsJson) ? [] : [
+  {
+    name: 'DRIFTWARDEN_TICKETS_JSON'
+    value: ticketsJson
+  }
+])
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
@@ -116,9 +173,10 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         }
         {
           name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
-          value: 'ClientId=${identityClientId};Authorization=AAD'
+          value: 'Authorization=AAD;ClientId=${identityClientId}'
         }
-        // What the app reads (warden/config.py, warden/runtime.py).
+        // What the app reads (warden/config.py, warden/runtime.py, warden/table_state.py). Every
+        // DRIFTWARDEN_* name here is one the code reads: tests/infra/test_app_settings.py.
         {
           name: 'AZURE_CLIENT_ID'
           value: identityClientId
@@ -133,19 +191,16 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
           value: '${identityPrincipalId},${identityClientId}'
         }
         {
+          // State, remediation log, ticket outbox, proposals: Table Storage through the identity
+          // (AZURE_CLIENT_ID), never a connection string.
           name: 'DRIFTWARDEN_STORAGE_ACCOUNT'
           value: storageAccountName
         }
         {
-          name: 'DRIFTWARDEN_KEY_VAULT_URI'
-          value: keyVaultUri
+          name: 'DRIFTWARDEN_TABLE_PREFIX'
+          value: tablePrefix
         }
-      ], empty(sweepSchedule) ? [] : [
-        {
-          name: 'DRIFTWARDEN_SWEEP_SCHEDULE'
-          value: sweepSchedule
-        }
-      ])
+      ], optionalAppSettings, ticketSecretAppSettings)
     }
     functionAppConfig: {
       deployment: {

@@ -1,9 +1,10 @@
 """Module wiring check for the Bicep in infra/ (run by infra/check.sh with pycep-parser).
 
 Without a Bicep compiler nothing else notices a module called with a parameter it does not declare, a
-required parameter left out, `<module>.outputs.<name>` naming an output the module does not have, or a
-loadJsonContent/loadTextContent path that does not exist. This script parses every .bicep file and checks
-those four things. Usage: python check_wiring.py FILE.bicep...
+required parameter left out, `<module>.outputs.<name>` naming an output the module does not have, a
+loadJsonContent/loadTextContent path that does not exist, or a file of infra/monitoring/ (saved query,
+workbook, Sentinel rule) that no Bicep file loads, so it would silently not be deployed. This script parses
+every .bicep file and checks those five things. Usage: python check_wiring.py FILE.bicep...
 """
 from __future__ import annotations
 
@@ -17,6 +18,18 @@ from pycep import BicepParser
 _parser = BicepParser()
 _cache: dict[Path, dict[str, Any]] = {}
 
+INFRA = Path(__file__).resolve().parents[1]
+# The content under infra/monitoring/ that monitoring-content.bicep must load, file by file.
+MONITORING_CONTENT = ("queries/*.kql", "workbook.json", "analytics-rules/*.json")
+# loadTextContent('path') / loadJsonContent('path', '$.jsonPath', 'encoding'): the literal path.
+LOAD = re.compile(r"load(?:Json|Text|FileAsBase64)Content\(\s*'([^']+)'")
+
+
+def loads(path: Path) -> list[str]:
+    """The paths a Bicep file loads, as written (relative to the file), comments left out."""
+    code = "\n".join(line.split("//", 1)[0] for line in path.read_text(encoding="utf-8").splitlines())
+    return LOAD.findall(code)
+
 
 def parse(path: Path) -> dict[str, Any]:
     path = path.resolve()
@@ -29,9 +42,10 @@ def check(path: Path) -> list[str]:
     problems: list[str] = []
     document = parse(path)
     text = path.read_text(encoding="utf-8")
-    for load in re.findall(r"load(?:Json|Text)Content\('([^']+)'\)", text):
-        if not (path.parent / load).exists():
-            problems.append(f"{path}: {load} does not exist (run python -m warden.generate all first?)")
+    for load in loads(path):
+        if not (path.parent / load).is_file():
+            hint = " (run python -m warden.generate all first?)" if "generated/" in load else ""
+            problems.append(f"{path}: {load} does not exist{hint}")
     for name, module in (document.get("modules") or {}).items():
         detail = module.get("detail", {})
         if module.get("type") != "local":
@@ -58,8 +72,18 @@ def check(path: Path) -> list[str]:
     return problems
 
 
+def unloaded_monitoring_content(paths: list[Path]) -> list[str]:
+    loaded = {(path.parent / load).resolve() for path in paths for load in loads(path)}
+    monitoring = INFRA / "monitoring"
+    return [f"infra/monitoring/{content.relative_to(monitoring).as_posix()} is loaded by no Bicep file, so it is "
+            f"not deployed: list it in infra/modules/monitoring-content.bicep"
+            for pattern in MONITORING_CONTENT for content in sorted(monitoring.glob(pattern))
+            if content.resolve() not in loaded]
+
+
 def main(paths: list[str]) -> int:
     problems = [problem for name in paths for problem in check(Path(name))]
+    problems += unloaded_monitoring_content([Path(name) for name in paths])
     for problem in problems:
         print(f"WIRING {problem}")
     print(f"wiring checked in {len(paths)} Bicep files: {len(problems)} problem(s)")
