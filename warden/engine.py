@@ -164,8 +164,7 @@ class Engine:
         actions = list(confirmations)
         for attempt in range(max(1, self.config.arm.write_attempts)):
             for finding in failing:
-                finding.plan = decide(finding.check, finding.evaluation, self.config.mode(finding.check.id), exemption,
-                                      self._guard(finding.check, resource), self._flap(change, finding.check), self.config.dry_run)
+                finding.plan = self._decide(change, finding, exemption, resource)
             reverts = [f for f in failing if f.plan.decision is Decision.REVERT and not f.plan.dry_run]
             if not reverts:
                 break
@@ -220,6 +219,16 @@ class Engine:
             if evaluation.applicable:
                 findings.append(Finding(check, evaluation))
         return findings, [f for f in findings if not f.evaluation.passed]
+
+    def _decide(self, change: ResourceChange, finding: Finding, exemption: Exemption, resource: Mapping[str, Any]) -> Plan:
+        """The policy's decision. The revert history (a state read) is consulted only when the answer would be
+        a revert: an exempt, reported or ticketed finding never pays for it."""
+        check, mode = finding.check, self.config.mode(finding.check.id)
+        guard = self._guard(check, resource)
+        plan = decide(check, finding.evaluation, mode, exemption, guard, None, self.config.dry_run)
+        if plan.decision is Decision.REVERT:
+            plan = decide(check, finding.evaluation, mode, exemption, guard, self._flap(change, check), self.config.dry_run)
+        return plan
 
     def _guard(self, check: Check, resource: Mapping[str, Any]):
         if check.fix is None or check.fix.guard is None:
