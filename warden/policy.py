@@ -21,14 +21,17 @@ class Decision(str, enum.Enum):
     REVERT = "revert"
 
 
-@dataclass(frozen=True)
+# Plan and FlapState are built for every failing finding: slotted dataclasses rather than frozen ones, whose
+# __init__ (object.__setattr__ per field) costs 3-4x as much. Nothing assigns to them once built; unsafe_hash
+# keeps them hashable as before.
+@dataclass(slots=True, unsafe_hash=True)
 class Plan:
     decision: Decision
     reason: str
     dry_run: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, unsafe_hash=True)
 class FlapState:
     reverts_in_window: int
     limit: int
@@ -51,25 +54,26 @@ def decide(check: Check, evaluation: Evaluation, mode: Mode, exemption: Exemptio
             return Plan(Decision.EXEMPT, f"exempt until {exemption.until.isoformat()}: {exemption.reason}")
         if exemption.status is ExemptionStatus.REFUSED:
             refused = f" (exemption not honoured: {exemption.problem})"
-    plan = _by_mode(check, mode, guard, flap)
-    plan = Plan(plan.decision, plan.reason + refused)
-    if dry_run and plan.decision in (Decision.REVERT, Decision.TICKET):
-        return Plan(plan.decision, f"dry-run: would {plan.decision.value}; {plan.reason}", dry_run=True)
-    return plan
+    decision, reason = _by_mode(check, mode, guard, flap)
+    reason += refused
+    if dry_run and decision in (Decision.REVERT, Decision.TICKET):
+        return Plan(decision, f"dry-run: would {decision.value}; {reason}", dry_run=True)
+    return Plan(decision, reason)
 
 
-def _by_mode(check: Check, mode: Mode, guard: Guard | None, flap: FlapState | None) -> Plan:
+def _by_mode(check: Check, mode: Mode, guard: Guard | None, flap: FlapState | None) -> tuple[Decision, str]:
+    """The decision and its reason (one Plan is built from them, in decide)."""
     if mode is Mode.REPORT:
-        return Plan(Decision.REPORT, "mode report: recorded only")
+        return Decision.REPORT, "mode report: recorded only"
     if mode is Mode.TICKET:
-        return Plan(Decision.TICKET, "mode ticket")
+        return Decision.TICKET, "mode ticket"
     if check.fix is None:
-        return Plan(Decision.TICKET, f"cannot be reverted in place: {check.not_revertible_because}")
+        return Decision.TICKET, f"cannot be reverted in place: {check.not_revertible_because}"
     if guard is not None and not guard.ok:
-        return Plan(Decision.TICKET, f"revert held back: {guard.reason}")
+        return Decision.TICKET, f"revert held back: {guard.reason}"
     if flap is not None and flap.flapping:
         who = f" by {', '.join(flap.callers)}" if flap.callers else ""
-        return Plan(Decision.TICKET,
-                    f"revert held back: reverted {flap.reverts_in_window} times in the window (limit {flap.limit}); "
-                    f"something keeps re-applying the insecure setting{who}, often a deployment pipeline")
-    return Plan(Decision.REVERT, f"mode revert{': ' + guard.reason if guard else ''}")
+        return (Decision.TICKET,
+                f"revert held back: reverted {flap.reverts_in_window} times in the window (limit {flap.limit}); "
+                f"something keeps re-applying the insecure setting{who}, often a deployment pipeline")
+    return Decision.REVERT, f"mode revert{': ' + guard.reason if guard else ''}"

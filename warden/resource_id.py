@@ -13,7 +13,10 @@ class InvalidResourceId(ValueError):
     pass
 
 
-@dataclass(frozen=True)
+# Not frozen: every relevant event parses its target id (Scope.contains), and a frozen dataclass's __init__
+# (object.__setattr__ per field) costs 3-4x as much. Nothing assigns to one once built; unsafe_hash keeps it
+# hashable as before.
+@dataclass(slots=True, unsafe_hash=True)
 class ResourceId:
     subscription_id: str
     resource_group: str | None
@@ -48,30 +51,48 @@ class ResourceId:
                 for n in range(len(self.segments), 0, -1)]
 
 
-def parse(resource_id: str) -> ResourceId:
+def split(resource_id: str) -> tuple[str, str | None, str | None, list[str]]:
+    """`parse` without building a ResourceId: (subscription, resource group, namespace, the parts after the
+    namespace: type, name, type, name, ... and an odd trailing action name). The namespace is None for a
+    subscription or resource group id. Raises InvalidResourceId exactly as `parse` does."""
     if not isinstance(resource_id, str) or not resource_id.startswith("/"):
         raise InvalidResourceId(f"not an ARM resource id: {resource_id!r}")
-    parts = [p for p in resource_id.strip().split("/") if p]
-    if len(parts) < 2 or parts[0].lower() != "subscriptions":
+    parts = resource_id.strip().split("/")
+    # The id starts with "/", so parts[0] is always empty; other empty parts (doubled or trailing slashes)
+    # are rare, so the filtering copy is made only when there is one.
+    del parts[0]
+    if "" in parts:
+        parts = [p for p in parts if p]
+    count = len(parts)
+    if count < 2 or parts[0].lower() != "subscriptions":
         raise InvalidResourceId(f"ARM resource id must start with /subscriptions/<id>: {resource_id!r}")
-    subscription = parts[1]
-    rest = parts[2:]
     resource_group = None
-    if len(rest) >= 2 and rest[0].lower() == "resourcegroups":
-        resource_group = rest[1]
-        rest = rest[2:]
-    if not rest:
-        return ResourceId(subscription, resource_group, None, ())
-    if rest[0].lower() != "providers" or len(rest) < 2:
+    at = 2
+    if count >= 4 and parts[2].lower() == "resourcegroups":
+        resource_group = parts[3]
+        at = 4
+    if at == count:
+        return parts[1], resource_group, None, []
+    if count - at < 2 or parts[at].lower() != "providers":
         raise InvalidResourceId(f"expected /providers/<namespace> in {resource_id!r}")
-    namespace = rest[1]
-    tail = rest[2:]
-    action = None
-    if len(tail) % 2 == 1:
-        action = tail[-1]
-        tail = tail[:-1]
-    segments = tuple((tail[i], tail[i + 1]) for i in range(0, len(tail), 2))
-    return ResourceId(subscription, resource_group, namespace, segments, action)
+    return parts[1], resource_group, parts[at + 1], parts[at + 2:]
+
+
+def parse(resource_id: str) -> ResourceId:
+    subscription, resource_group, namespace, tail = split(resource_id)
+    if namespace is None:
+        return ResourceId(subscription, resource_group, None, ())
+    action = tail.pop() if len(tail) % 2 == 1 else None
+    pairs = iter(tail)
+    return ResourceId(subscription, resource_group, namespace, tuple(zip(pairs, pairs)), action)
+
+
+def canonical(subscription: str, resource_group: str | None, namespace: str, tail: list[str]) -> str:
+    """`str(ResourceId)` straight from the parts `split` returns; `tail` holds one or more type, name pairs
+    (no action)."""
+    if resource_group is None:
+        return f"/subscriptions/{subscription}/providers/{namespace}/" + "/".join(tail)
+    return f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{namespace}/" + "/".join(tail)
 
 
 def key(resource_id: str) -> str:
