@@ -66,7 +66,9 @@ def _by_mode(check: Check, mode: Mode, guard: Guard | None, flap: FlapState | No
     if mode is Mode.REPORT:
         return Decision.REPORT, "mode report: recorded only"
     if mode is Mode.TICKET:
-        return Decision.TICKET, "mode ticket"
+        if check.fix is None:  # tell the owner why no bot will ever fix this one for them
+            return Decision.TICKET, f"mode ticket; cannot be reverted in place: {check.not_revertible_because}"
+        return Decision.TICKET, "mode ticket (revert is opt-in for this check: its blast radius needs a human)"
     if check.fix is None:
         return Decision.TICKET, f"cannot be reverted in place: {check.not_revertible_because}"
     if guard is not None and not guard.ok:

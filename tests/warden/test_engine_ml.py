@@ -166,7 +166,7 @@ def test_system_datastores_on_the_account_key_become_a_ticket_by_default(emu, se
     record = make_harness(tickets=tickets).engine.handle(event(WS, WS_WRITE))
     assert writes(emu) == []
     assert actions_of(record) == [("aml-ws-system-datastore-key-auth", Action.TICKETED)]
-    assert tickets.by_check("aml-ws-system-datastore-key-auth").why_not_reverted == "mode ticket"
+    assert tickets.by_check("aml-ws-system-datastore-key-auth").why_not_reverted.startswith("mode ticket (revert is opt-in")
 
 
 def test_opted_in_workspace_reverts_share_one_minimal_patch_with_if_match(emu, seeded, make_harness):
