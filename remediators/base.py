@@ -72,15 +72,16 @@ NOT_APPLICABLE = Evaluation(True, "not applicable", {}, applicable=False)
 
 def _paths(observed: Mapping[str, Any]) -> dict[str, Any]:
     # Keyword names use "__" for "." so call sites can name JSON paths.
-    if not observed:
-        return {}
-    return dict(zip(_path_names(tuple(observed)), observed.values()))
+    paths = {}
+    for keyword, value in observed.items():
+        paths[_path(keyword)] = value
+    return paths
 
 
 @lru_cache(maxsize=256)
-def _path_names(keywords: tuple[str, ...]) -> tuple[str, ...]:
-    # Each check passes the same keywords on every evaluation: rewrite each set of names once.
-    return tuple(keyword.replace("__", ".") for keyword in keywords)
+def _path(keyword: str) -> str:
+    # The checks pass the same few dozen keywords on every evaluation: rewrite each once.
+    return keyword.replace("__", ".")
 
 
 @dataclass(frozen=True)

@@ -73,14 +73,14 @@ def triage(event: Any, scope: Scope | None = None) -> Triage:
     envelope = _envelope(event)
     if type(envelope) is Triage:
         return envelope
-    event_id, event_type, schema, data, event_time, subject = envelope
+    event_id, event_type, schema, data, time_text, subject = envelope
     lowered = event_type.lower()
     kind = _ARM_KINDS.get(lowered)
     if kind is not None:
-        return _arm_event(event_id, event_type, schema, data, event_time, subject, kind, scope)
+        return _arm_event(event_id, event_type, schema, data, time_text, subject, kind, scope)
     kind = _ARN_KINDS.get(lowered)
     if kind is not None:
-        return _arn_event(event_id, event_type, schema, data, event_time, subject, kind, scope)
+        return _arn_event(event_id, event_type, schema, data, time_text, subject, kind, scope)
     if lowered == _VALIDATION_LOWER:
         return Triage(event_id, Verdict.IGNORED, "subscription validation handshake (answered by the endpoint, not an ARM change)")
     if lowered.startswith("microsoft.resources.resource"):
@@ -111,7 +111,8 @@ def _may_exceed(event: Any, limit: int) -> bool:
 
 
 def _envelope(event: Mapping[str, Any]) -> tuple | Triage:
-    """Validate the schema's required fields; return (id, type, schema, data, time, subject)."""
+    """Validate the schema's required fields; return (id, type, schema, data, time, subject). The time is the
+    field's text, not parsed yet: only a relevant event keeps it (see _classify)."""
     get = event.get
     event_id = _text(get("id"))
     if "specversion" in event:
@@ -142,11 +143,10 @@ def _envelope(event: Mapping[str, Any]) -> tuple | Triage:
         problems.append("missing data object")
     if problems:
         return Triage(event_id, Verdict.INVALID, f"malformed {schema} event: {'; '.join(problems)}")
-    return (event_id, str(event_type), schema, data if is_object else {}, _time_of(time_text) if time_text else None,
-            get("subject"))
+    return event_id, str(event_type), schema, data if is_object else {}, time_text, get("subject")
 
 
-def _arm_event(event_id, event_type, schema, data, event_time, subject, kind, scope) -> Triage:
+def _arm_event(event_id, event_type, schema, data, time_text, subject, kind, scope) -> Triage:
     get = data.get
     resource = _text(get("resourceUri")) or _text(subject)
     operation = _text(get("operationName"))
@@ -161,10 +161,10 @@ def _arm_event(event_id, event_type, schema, data, event_time, subject, kind, sc
     status = _text(get("status"))
     if status and status.lower() != "succeeded":
         return Triage(event_id, Verdict.IGNORED, f"operation status {status}: nothing changed", resource, operation)
-    return _classify(event_id, event_type, schema, kind, resource, operation, lowered, data, event_time, None, scope)
+    return _classify(event_id, event_type, schema, kind, resource, operation, lowered, data, time_text, None, scope)
 
 
-def _arn_event(event_id, event_type, schema, data, event_time, subject, kind, scope) -> Triage:
+def _arn_event(event_id, event_type, schema, data, time_text, subject, kind, scope) -> Triage:
     info = data.get("resourceInfo")
     if (type(info) is not dict and not isinstance(info, Mapping)) or not _text(info.get("id")) or not _text(info.get("type")):
         return Triage(event_id, Verdict.INVALID, "malformed Resource Notifications event: missing data.resourceInfo.id or .type")
@@ -173,7 +173,7 @@ def _arn_event(event_id, event_type, schema, data, event_time, subject, kind, sc
     operational = data.get("operationalInfo")
     if type(operational) is not dict and not isinstance(operational, Mapping):
         operational = {}
-    when = _time(operational.get("resourceEventTime")) or event_time
+    when = _time(operational.get("resourceEventTime")) or (_time_of(time_text) if time_text else None)
     properties = info.get("properties")
     payload = info if kind is ChangeKind.WRITE and (type(properties) is dict or isinstance(properties, Mapping)) else None
     return _classify(event_id, event_type, schema, kind, resource, operation, operation.lower(), None, when, payload,
@@ -186,7 +186,8 @@ _ROLE_REASONS = {role: f"{role.value}: " for role in OperationRole}  # role.valu
 def _classify(event_id, event_type, schema, kind, resource, operation, lowered_operation, data, event_time, payload,
               scope) -> Triage:
     """`data` is the ARM event's data (caller claims, correlation and subscription ids); None for Resource
-    Notifications, which carry none of them."""
+    Notifications, which carry none of them. `event_time` may still be the envelope's text (ARM events): it
+    is parsed here, once the event is known to be relevant."""
     try:
         subscription, group, namespace, tail = rid.split(resource)
     except rid.InvalidResourceId as error:
@@ -214,6 +215,8 @@ def _classify(event_id, event_type, schema, kind, resource, operation, lowered_o
         change_kind = ChangeKind.WRITE  # deleting a child (a private endpoint connection) changes its parent
     else:
         change_kind = kind
+    if type(event_time) is str:
+        event_time = _time_of(event_time)
     if data is None:
         caller, correlation_id, subscription_id = Caller(), None, None
     else:
@@ -247,17 +250,32 @@ def _caller(claims: Any) -> Caller:
     if type(claims) is dict:
         # Why: lower-casing ~40 claim names per event costs more than the rest of the caller. When no claim
         # name changes under lower() (the norm: ARM sends them lower-cased), the lower-cased copy built below
-        # would equal the dict itself, so the known names are looked up in it directly. A key that is not a
-        # string makes join raise, and then the general path below handles the claims.
-        try:
-            names = "\n".join(claims)
-        except TypeError:
-            names = None
-        if names is not None and names.lower() == names:
+        # would be the dict itself, so the known names are looked up in it directly.
+        if _LOWER_CASE_CLAIMS.issuperset(claims) or _lower_case_names(claims):
             return _caller_from(claims.get)
     elif not isinstance(claims, Mapping):
         return Caller()
     return _caller_from({str(k).lower(): v for k, v in claims.items()}.get)
+
+
+# Claim names known to be unchanged by lower(): only names _lower_case_names has checked go in, so every
+# member is right. A few dozen distinct names occur in practice; the set is emptied if it ever fills up.
+_LOWER_CASE_CLAIMS: set[str] = set()
+_LOWER_CASE_CLAIMS_MAX = 1024
+
+
+def _lower_case_names(claims: dict) -> bool:
+    """Whether no claim name changes under lower(); if so, the names join _LOWER_CASE_CLAIMS."""
+    try:
+        names = "\n".join(claims)
+    except TypeError:  # a name that is not a string
+        return False
+    if names.lower() != names:
+        return False
+    if len(_LOWER_CASE_CLAIMS) + len(claims) > _LOWER_CASE_CLAIMS_MAX:
+        _LOWER_CASE_CLAIMS.clear()
+    _LOWER_CASE_CLAIMS.update(claims)
+    return True
 
 
 def _caller_from(get) -> Caller:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Mapping
 
 from remediators import props
@@ -97,7 +97,12 @@ def read(resource: Mapping[str, Any], now: datetime, max_days: int = 90) -> Exem
 def parse_until(text: str) -> datetime | None:
     try:
         if _DATE_ONLY.match(text):
-            day = datetime.strptime(text, "%Y-%m-%d").date()
+            # date.fromisoformat reads an ASCII YYYY-MM-DD exactly as strptime does (and rejects the same
+            # dates), at a fraction of the cost; strptime stays for other digits (\d matches any Unicode digit).
+            if text.isascii() and len(text) == 10:
+                day = date.fromisoformat(text)
+            else:
+                day = datetime.strptime(text, "%Y-%m-%d").date()
             return datetime.combine(day, time.max, tzinfo=timezone.utc)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
