@@ -54,8 +54,8 @@ def text(value: Any) -> str | None:
 
 def equals(value: Any, expected: str) -> bool:
     """Case-insensitive enum comparison; None never equals anything."""
-    if type(value) is str:  # the usual case: skip the str() copy
-        return value.strip().lower() == expected.lower()
+    if type(value) is str:  # the usual case: an exact match needs no copies, and str() is not needed
+        return value == expected or value.strip().lower() == expected.lower()
     return value is not None and str(value).strip().lower() == expected.lower()
 
 

@@ -56,11 +56,11 @@ NO_EXEMPTION = Exemption(ExemptionStatus.NONE)
 
 
 def read(resource: Mapping[str, Any], now: datetime, max_days: int = 90) -> Exemption:
-    raw = props.get(resource, "tags")
+    # Fast path for the usual resource, which has no exemption (this runs for every resource read): when no tag
+    # name contains the exempt tag's name once lower-cased (one scan of the joined names), props.tags() below
+    # would find no such tag either. A name that is not a string makes join raise; the full reading decides.
+    raw = resource.get("tags") if type(resource) is dict and "tags" in resource else props.get(resource, "tags")
     if type(raw) is dict:
-        # Fast path for the usual resource, which has no exemption: when no tag name contains the exempt tag's
-        # name once lower-cased (a scan of the joined names), props.tags() would find no such tag either.
-        # A name that is not a string makes join raise; then the full reading below decides.
         try:
             names = "\n".join(raw).lower()
         except TypeError:

@@ -79,20 +79,39 @@ def split(resource_id: str) -> tuple[str, str | None, str | None, list[str]]:
 
 
 def parse(resource_id: str) -> ResourceId:
-    subscription, resource_group, namespace, tail = split(resource_id)
+    last = _last_canonical
+    if resource_id is last[0]:  # the id canonical() has just built: its parts are known (see canonical)
+        subscription, resource_group, namespace, tail = last[1]
+    else:
+        subscription, resource_group, namespace, tail = split(resource_id)
     if namespace is None:
         return ResourceId(subscription, resource_group, None, ())
-    action = tail.pop() if len(tail) % 2 == 1 else None
+    action = None
+    if len(tail) % 2 == 1:
+        action = tail[-1]
+        tail = tail[:-1]
     pairs = iter(tail)
     return ResourceId(subscription, resource_group, namespace, tuple(zip(pairs, pairs)), action)
+
+
+# (id text, its split() parts) of the last id canonical() built. Why: triage builds the canonical id of an
+# event's target and hands it to Scope.contains, which parses it again; parse() of that very string object
+# (an identity test) takes the parts from here instead of splitting the text. One slot, replaced whole, so a
+# concurrent caller sees either the old pair or the new one, and an identity hit is always its own parts.
+_last_canonical: tuple[str | None, tuple] = (None, ())
 
 
 def canonical(subscription: str, resource_group: str | None, namespace: str, tail: list[str]) -> str:
     """`str(ResourceId)` straight from the parts `split` returns; `tail` holds one or more type, name pairs
     (no action)."""
+    global _last_canonical
     if resource_group is None:
-        return f"/subscriptions/{subscription}/providers/{namespace}/" + "/".join(tail)
-    return f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{namespace}/" + "/".join(tail)
+        text = f"/subscriptions/{subscription}/providers/{namespace}/" + "/".join(tail)
+    else:
+        text = f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{namespace}/" + "/".join(tail)
+    if not text[-1].isspace():  # split() strips the text first: a name ending in a space would come back shorter
+        _last_canonical = (text, (subscription, resource_group, namespace, tuple(tail)))
+    return text
 
 
 def key(resource_id: str) -> str:
